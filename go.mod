@@ -1,0 +1,3 @@
+module github.com/vnetml/vnetml
+
+go 1.26.8
