@@ -1,0 +1,92 @@
+package flow
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/vnetml/vnetml/internal/network"
+)
+
+// Verdict is a decision: Deny (the zero value) or Allow.
+type Verdict uint8
+
+// Verdicts.
+const (
+	Deny Verdict = iota
+	Allow
+)
+
+// String renders v as ARM's access enum: "Allow" or "Deny".
+func (v Verdict) String() string {
+	if v == Allow {
+		return network.AccessAllow
+	}
+	return network.AccessDeny
+}
+
+// Direction is a flow's direction relative to a NIC.
+type Direction uint8
+
+// Directions, indexing per-direction tables.
+const (
+	Inbound Direction = iota
+	Outbound
+)
+
+// String renders d as ARM's direction enum.
+func (d Direction) String() string {
+	if d == Outbound {
+		return network.DirectionOutbound
+	}
+	return network.DirectionInbound
+}
+
+// ParseDirection parses Inbound or Outbound, case-insensitively.
+func ParseDirection(s string) (Direction, bool) {
+	switch {
+	case equalFold(s, "Inbound"):
+		return Inbound, true
+	case equalFold(s, "Outbound"):
+		return Outbound, true
+	}
+	return 0, false
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// Packet is the 5-tuple a decision is made on. Addresses are IPv4; ports
+// are ignored for protocols other than TCP and UDP.
+type Packet struct {
+	Proto   network.Protocol
+	Src     netip.Addr
+	Dst     netip.Addr
+	SrcPort uint16
+	DstPort uint16
+}
+
+// Reverse returns the packet of the return direction.
+func (p Packet) Reverse() Packet {
+	return Packet{Proto: p.Proto, Src: p.Dst, Dst: p.Src, SrcPort: p.DstPort, DstPort: p.SrcPort}
+}
+
+func v4(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+func addr4(x uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], x)
+	return netip.AddrFrom4(b)
+}
