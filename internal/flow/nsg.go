@@ -41,8 +41,7 @@ func (n *NSG) Rules(d Direction) []Rule { return n.dirs[d].rules }
 // nsgTable is one direction of a compiled NSG.
 type nsgTable struct {
 	rules        []Rule
-	slab         []uint64
-	words        int
+	slab         slabView
 	src, dst     partition
 	sport, dport partition
 	proto        [protoSlots]uint32
@@ -82,7 +81,7 @@ func (t *nsgTable) match(p *Packet) int {
 		sp = t.sport.lookup(uint32(p.SrcPort))
 		dp = t.dport.lookup(uint32(p.DstPort))
 	}
-	return firstCommon(t.slab, t.words, s, d, sp, dp, t.proto[protoSlot(p.Proto)])
+	return firstCommon(&t.slab, s, d, sp, dp, t.proto[protoSlot(p.Proto)])
 }
 
 // scope is what rule expansion needs from a subnet's context.
@@ -248,7 +247,6 @@ func compileNSG(n *network.NetworkSecurityGroup, subnetID string, sc *scope) (*N
 func buildTable(rules []Rule) nsgTable {
 	t := nsgTable{rules: rules}
 	s := newSlab(len(rules))
-	t.words = s.words
 	ones := make([]uint64, s.words)
 	for i := range rules {
 		ones[i/64] |= 1 << (i % 64)
@@ -265,10 +263,10 @@ func buildTable(rules []Rule) nsgTable {
 		sport = append(sport, portSpans(r.SrcPorts, i)...)
 		dport = append(dport, portSpans(r.DstPorts, i)...)
 	}
-	t.src = buildPartition(s, src)
-	t.dst = buildPartition(s, dst)
-	t.sport = buildPartition(s, sport)
-	t.dport = buildPartition(s, dport)
+	t.src = buildPartition(s, src, 32)
+	t.dst = buildPartition(s, dst, 32)
+	t.sport = buildPartition(s, sport, 16)
+	t.dport = buildPartition(s, dport, 16)
 	for slot, proto := range slotProto {
 		bs := make([]uint64, s.words)
 		for i, r := range rules {
@@ -278,7 +276,7 @@ func buildTable(rules []Rule) nsgTable {
 		}
 		t.proto[slot] = s.intern(bs)
 	}
-	t.slab = slices.Clip(s.data)
+	t.slab = slabView{words: s.words, data: slices.Clip(s.data), summary: slices.Clip(s.summary)}
 	return t
 }
 
