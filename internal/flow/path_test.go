@@ -119,12 +119,12 @@ func TestStorageFirewall(t *testing.T) { // spec §5
 	  "virtualNetworkRules":[{"id":"` + subnetID("mynetwork", "default") + `","action":"Allow"}]}`
 	withSE := `,"serviceEndpoints":[{"service":"Microsoft.Storage"}]`
 	cases := []struct {
-		name     string
-		acl, se  string
-		src      flow.Endpoint
-		want     flow.Verdict
-		rule     string
-		hintHas  string
+		name    string
+		acl, se string
+		src     flow.Endpoint
+		want    flow.Verdict
+		rule    string
+		hintHas string
 	}{
 		{"no firewall", "", "", node, flow.Allow, "defaultAction Allow", ""},
 		{"vnet rule through the service endpoint", denyWithVNet, withSE, node, flow.Allow, "virtualNetworkRules " + subnetID("mynetwork", "default"), ""},

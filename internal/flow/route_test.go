@@ -89,15 +89,15 @@ func TestUserDefinedRoutes(t *testing.T) { // spec §3.2, §3.3, §12.1, §12.2
 	  {"name":"acr-region","properties":{"addressPrefix":"AzureContainerRegistry.EastUS","nextHopType":"Internet"}}]}`
 	e := routedNet(t, "", "", routes)
 	cases := map[string]string{
-		"8.8.8.8":      "VirtualAppliance 10.0.1.4 rt", // forced tunneling
-		"172.16.0.1":   "VirtualAppliance 10.0.1.4 rt", // 0/0 UDR removes the None routes (§12.1)
-		"10.0.5.5":     "VnetLocal  System Route",      // the VNet route is more specific than 0/0
-		"198.18.3.9":   "Internet  rt",                 // tag route
-		"198.18.1.4":   "VirtualAppliance 10.0.1.4 rt", // explicit prefix beats a tag route on the same prefix
-		"10.0.200.7":   "None  rt",                     // UDR beats the system route on specificity
-		"203.0.113.9":  "None 192.168.50.1 rt",         // appliance outside the VNet (§12.2)
-		"198.18.4.1":   "Internet  rt",                 // regional tag beats top-level tag
-		"198.18.36.1":  "None  rt",                     // only the top-level tag covers westus2
+		"8.8.8.8":     "VirtualAppliance 10.0.1.4 rt", // forced tunneling
+		"172.16.0.1":  "VirtualAppliance 10.0.1.4 rt", // 0/0 UDR removes the None routes (§12.1)
+		"10.0.5.5":    "VnetLocal  System Route",      // the VNet route is more specific than 0/0
+		"198.18.3.9":  "Internet  rt",                 // tag route
+		"198.18.1.4":  "VirtualAppliance 10.0.1.4 rt", // explicit prefix beats a tag route on the same prefix
+		"10.0.200.7":  "None  rt",                     // UDR beats the system route on specificity
+		"203.0.113.9": "None 192.168.50.1 rt",         // appliance outside the VNet (§12.2)
+		"198.18.4.1":  "Internet  rt",                 // regional tag beats top-level tag
+		"198.18.36.1": "None  rt",                     // only the top-level tag covers westus2
 	}
 	for dst, want := range cases {
 		if got := nextHop(t, e, dst); got != want {
@@ -141,12 +141,12 @@ func TestPeeringEndpointsAndGateways(t *testing.T) { // spec §12.3–§12.6
 
 	e := routedNet(t, "", se, "", peer, peToStorage, gw, lgw, conn, peering, gwSubnet)
 	for dst, want := range map[string]string{
-		"10.1.0.5":     "VnetLocal  System Route",             // peering (VNetPeering → VnetLocal in Network Watcher's enum)
-		"10.1.0.10":    "VnetLocal  System Route",             // private endpoint /32
-		"192.168.3.3":  "VirtualNetworkGateway  System Route", // on-premises via the gateway
-		"10.0.3.3":     "VnetLocal  System Route",             // gateway route inside the VNet's own space is invalid
-		"198.18.1.4":   "Internet  System Route",              // Storage.EastUS service endpoint
-		"198.18.2.4":   "Internet  System Route",              // key vault endpoint defaults to the VNet's region
+		"10.1.0.5":    "VnetLocal  System Route",             // peering (VNetPeering → VnetLocal in Network Watcher's enum)
+		"10.1.0.10":   "VnetLocal  System Route",             // private endpoint /32
+		"192.168.3.3": "VirtualNetworkGateway  System Route", // on-premises via the gateway
+		"10.0.3.3":    "VnetLocal  System Route",             // gateway route inside the VNet's own space is invalid
+		"198.18.1.4":  "Internet  System Route",              // Storage.EastUS service endpoint
+		"198.18.2.4":  "Internet  System Route",              // key vault endpoint defaults to the VNet's region
 	} {
 		if got := nextHop(t, e, dst); got != want {
 			t.Errorf("%s: got %q, want %q", dst, got, want)
