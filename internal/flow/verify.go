@@ -92,10 +92,12 @@ type VerifyQuery struct {
 // VerifyResult is IP flow verify's answer, {access, ruleName} in Azure's
 // shape, with the full decision beside it.
 type VerifyResult struct {
-	Access   string   `json:"access"`
-	RuleName string   `json:"ruleName"`
-	Decision Decision `json:"-"`
-	NIC      *NIC     `json:"-"`
+	Access   string    `json:"access"`
+	RuleName string    `json:"ruleName"`
+	Decision Decision  `json:"-"`
+	NIC      *NIC      `json:"-"`
+	IPConfig *IPConfig `json:"-"` // the ip configuration holding the local address
+	Packet   Packet    `json:"-"` // the packet decided, source first
 }
 
 // Query errors. Each is wrapped with the offending field.
@@ -138,7 +140,18 @@ func (e *Engine) IPFlowVerify(q VerifyQuery) (VerifyResult, error) {
 		p = p.Reverse()
 	}
 	d := ic.Decide(q.Direction, &p)
-	return VerifyResult{Access: d.Access.String(), RuleName: d.RuleName(), Decision: d, NIC: n}, nil
+	return VerifyResult{Access: d.Access.String(), RuleName: d.RuleName(), Decision: d, NIC: n, IPConfig: ic, Packet: p}, nil
+}
+
+// ExplainDecision describes a decision of ic's NSGs for p as a path hop:
+// the deciding rule and its priority, the NSG and what it is attached to
+// (Where), and on Deny a one-line fix (Hint).
+func (e *Engine) ExplainDecision(ic *IPConfig, d Decision, p Packet) Hop {
+	stage := StageNSGIn
+	if d.Dir == Outbound {
+		stage = StageNSGOut
+	}
+	return e.nsgHop(stage, d, ic, &p)
 }
 
 // NextHopResult is Network Watcher's next hop answer (spec §3.4).

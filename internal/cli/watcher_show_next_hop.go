@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/network"
+)
+
+// showNextHopCmd is `vnetml network watcher show-next-hop`: Network
+// Watcher's next hop for a packet leaving a network interface.
+type showNextHopCmd struct {
+	env      *env
+	res      resourceFlags
+	out      outputFlag
+	nic      string
+	sourceIP string
+	destIP   string
+}
+
+func newShowNextHopCmd(e *env) *cobra.Command {
+	c := &showNextHopCmd{env: e}
+	cmd := &cobra.Command{
+		Use:   "show-next-hop --resources FILE --nic NIC --source-ip IP --dest-ip IP",
+		Short: "Show the next hop of a packet leaving a network interface",
+		Long: `Show where a packet from a network interface goes next, as
+'az network watcher show-next-hop' does: the next hop type (Internet,
+VirtualAppliance, VirtualNetworkGateway, VnetLocal, HyperNetGateway or None),
+the next hop's address for an appliance, and the route table of the
+user-defined route that won ("System Route" otherwise).
+
+--source-ip must be an address of the network interface. The routes are the
+effective routes of its subnet: system routes, peering, gateway, service and
+private endpoint routes, and the subnet's route table, with Azure's
+tie-breaks.`,
+		Example: `  vnetml network watcher show-next-hop --resources examples/secure-network/network.json \
+      --nic node0 --source-ip 10.0.0.4 --dest-ip 198.18.3.9`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
+	}
+	cmd.DisableFlagsInUseLine = true
+	f := cmd.Flags()
+	c.res.register(f)
+	f.Var(text(&c.nic, "NIC"), "nic", "the network interface: its name or full resource id")
+	f.Var(text(&c.sourceIP, "IP"), "source-ip", "the packet's source: an address of the network interface")
+	f.Var(text(&c.destIP, "IP"), "dest-ip", "the packet's destination")
+	c.out.register(f)
+	return cmd
+}
+
+// nextHopFlags maps next hop's query fields to flags.
+var nextHopFlags = map[string]string{
+	"targetResourceId": "--nic", "sourceIPAddress": "--source-ip", "destinationIPAddress": "--dest-ip",
+}
+
+// nextHopJSON is Network Watcher's answer as az prints it: an absent next
+// hop address is null.
+type nextHopJSON struct {
+	NextHopIPAddress *string `json:"nextHopIpAddress"`
+	NextHopType      string  `json:"nextHopType"`
+	RouteTableID     string  `json:"routeTableId"`
+}
+
+func (c *showNextHopCmd) run(ctx context.Context, _ []string) error {
+	var l armerror.List
+	c.res.check(&l)
+	if c.nic == "" {
+		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
+	}
+	src := parseAddrFlag(&l, "--source-ip", c.sourceIP, "an address of the network interface")
+	dst := parseAddrFlag(&l, "--dest-ip", c.destIP, "the destination address")
+	if l.Len() > 0 {
+		return usageErr(combine(&l, "the command line"))
+	}
+	eng, err := c.res.load(ctx, c.env)
+	if err != nil {
+		return err
+	}
+	res, err := eng.NextHop(c.nic, src, dst)
+	if err != nil {
+		return queryError(err, nextHopFlags)
+	}
+	out := nextHopJSON{NextHopType: res.NextHopType, RouteTableID: res.RouteTableID}
+	if res.NextHopIPAddress != "" {
+		out.NextHopIPAddress = &res.NextHopIPAddress
+	}
+	if c.out.json() {
+		return writeJSON(c.env.stdout, out)
+	}
+	t := table{header: []string{"NextHopType", "NextHopIpAddress", "RouteTableId"}}
+	t.add(res.NextHopType, res.NextHopIPAddress, res.RouteTableID)
+	if err := t.write(c.env.stdout); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.env.stdout, explainNextHop(src, dst, res))
+	return internalErr(err)
+}
+
+// parseAddrFlag parses a required IP address flag, recording problems in l.
+func parseAddrFlag(l *armerror.List, flag, value, want string) netip.Addr {
+	if value == "" {
+		l.Addf(codeMissingArgument, flag, "%s is required: %s", flag, want)
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(value)
+	if err != nil || a.Zone() != "" {
+		l.Addf(codeInvalidArgument, flag, "%q is not an IP address (write e.g. 10.0.0.4)", value)
+	}
+	return a
+}
+
+// explainNextHop names the route that won, e.g. "10.0.0.4 -> 198.18.3.9:
+// route batch-to-internet (198.18.3.0/24, service tag
+// BatchNodeManagement.EastUS) of route table mygroup/ml-routes".
+func explainNextHop(src, dst netip.Addr, r flow.NextHopResult) string {
+	head := fmt.Sprintf("%s -> %s", src, dst)
+	rt := r.Route
+	if rt == nil {
+		return head + ": no route matches; the packet is dropped"
+	}
+	what := fmt.Sprintf("system route %s (%s)", rt.Prefix, rt.NextHopType)
+	if rt.Source == flow.SourceUser {
+		table := rt.TableID
+		if id, err := network.ParseResourceID(rt.TableID); err == nil {
+			table = id.ResourceGroup + "/" + id.Name()
+		}
+		what = fmt.Sprintf("route %s (%s", rt.Name, rt.Prefix)
+		if rt.Tag != "" {
+			what += ", service tag " + rt.Tag
+		}
+		what += ") of route table " + table
+	} else if rt.Tag != "" {
+		what = fmt.Sprintf("system route %s (%s, service tag %s)", rt.Prefix, rt.NextHopType, rt.Tag)
+	}
+	switch {
+	case rt.Unusable:
+		return fmt.Sprintf("%s: %s; its next hop %s is outside the virtual network and its peers, so the packet is dropped", head, what, rt.NextHopIP)
+	case r.NextHopType == network.HopNone:
+		return fmt.Sprintf("%s: %s drops the packet", head, what)
+	}
+	return fmt.Sprintf("%s: %s", head, what)
+}
