@@ -69,7 +69,7 @@ func (s *Snapshot) DecodeBytes(source string, data []byte) error {
 			for i := range items {
 				p := fmt.Sprintf("resources[%d]", i)
 				if expr := findExpression(items[i], p); expr != nil {
-					errs.Add(expr.WithPrefix(source + ":"))
+					errs.Add(rooted(source, "", expr))
 					items[i] = nil
 				}
 				paths = append(paths, p)
@@ -86,10 +86,30 @@ func (s *Snapshot) DecodeBytes(source string, data []byte) error {
 		}
 		if err := s.decodeOne(raw); err != nil {
 			e, _ := armerror.As(err)
-			errs.Add(e.WithPrefix(source + ":" + paths[i]))
+			errs.Add(rooted(source, paths[i], e))
 		}
 	}
 	return errs.Err()
+}
+
+// errTarget names a place in a source: "source:path", or the source alone
+// for the whole document.
+func errTarget(source, path string) string {
+	switch {
+	case path == "":
+		return source
+	case source == "":
+		return path
+	}
+	return source + ":" + path
+}
+
+// rooted roots e's target (a path inside one item) at the item's path in
+// source: "source:path.target".
+func rooted(source, path string, e *armerror.Error) *armerror.Error {
+	c := e.WithPrefix(path)
+	c.Target = errTarget(source, c.Target)
+	return c
 }
 
 // jsonError turns a decoding error into an ARM error naming the line.
@@ -108,9 +128,16 @@ func jsonError(source, path string, data []byte, err error) error {
 		} else if field == "" {
 			field = path
 		}
-		return armerror.New("InvalidRequestContent", source+":"+field, "%s: field %s is %s, want %s", source, field, te.Value, te.Type)
+		what := "the value"
+		if field != "" {
+			what = "field " + field
+		}
+		if source != "" {
+			what = source + ": " + what
+		}
+		return armerror.New("InvalidRequestContent", errTarget(source, field), "%s is %s, want %s", what, te.Value, te.Type)
 	}
-	return armerror.New("InvalidRequestContent", source+":"+path, "%s is not valid JSON: %s", source, msg)
+	return armerror.New("InvalidRequestContent", errTarget(source, path), "%s is not valid JSON: %s", source, msg)
 }
 
 func asErr[T error](err error, target *T) bool {
