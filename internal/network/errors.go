@@ -1,7 +1,6 @@
 package network
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -41,9 +40,3 @@ func (e *NotFoundError) ARM() *armerror.Error {
 
 // Unwrap lets errors.As find the ARM form.
 func (e *NotFoundError) Unwrap() error { return e.ARM() }
-
-func errorf(code, target, format string, args ...any) *armerror.Error {
-	return armerror.New(code, target, format, args...)
-}
-
-var _ = fmt.Sprintf
