@@ -37,18 +37,19 @@ func TestPartitionAgainstSpans(t *testing.T) {
 		}
 		s := newSlab(rules)
 		p := buildPartition(s, spans, bits)
+		want := make([]bool, rules)
 		probe := func(x uint32) {
 			off := int(p.lookup(x)) * s.words
-			for r := range rules {
-				want := false
-				for _, sp := range spans {
-					if sp.rule == r && sp.lo <= x && x <= sp.hi {
-						want = true
-					}
+			clear(want)
+			for _, sp := range spans {
+				if sp.lo <= x && x <= sp.hi {
+					want[sp.rule] = true
 				}
+			}
+			for r := range rules {
 				got := s.data[off+r/64]&(1<<(r%64)) != 0
-				if got != want {
-					t.Fatalf("seed %d bits %d: point %d rule %d: got %v want %v", seed, bits, x, r, got, want)
+				if got != want[r] {
+					t.Fatalf("seed %d bits %d: point %d rule %d: got %v want %v", seed, bits, x, r, got, want[r])
 				}
 			}
 		}

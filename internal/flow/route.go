@@ -188,13 +188,6 @@ func buildRoutes(in routeInputs) *routeSet {
 // rest Invalid; gateway routes inside a preferred system route (the VNet's
 // own space, peering, service endpoints) are Invalid too (§3.3).
 func selectRoutes(routes []Route) {
-	best := map[netip.Prefix]int{}
-	for i, r := range routes {
-		j, ok := best[r.Prefix]
-		if !ok || r.rank > routes[j].rank {
-			best[r.Prefix] = i
-		}
-	}
 	var preferred []netip.Prefix
 	for _, r := range routes {
 		switch r.NextHopType {
@@ -204,16 +197,22 @@ func selectRoutes(routes []Route) {
 			}
 		}
 	}
+	// Gateway routes inside a preferred system route lose before any tie
+	// is broken, so the preferred route keeps its own prefix.
+	best := map[netip.Prefix]int{}
 	for i := range routes {
 		r := &routes[i]
 		r.State = "Invalid"
-		if best[r.Prefix] != i {
-			continue
-		}
 		if r.Source == SourceGateway && coveredBy(preferred, r.Prefix) {
 			continue
 		}
-		r.State = "Active"
+		j, ok := best[r.Prefix]
+		if !ok || r.rank > routes[j].rank {
+			best[r.Prefix] = i
+		}
+	}
+	for _, i := range best {
+		routes[i].State = "Active"
 	}
 }
 
