@@ -40,7 +40,7 @@ func run() int {
 		return 1
 	}
 	loaded := time.Since(start)
-	e := flow.Compile(flowbench.Net(tags, 1000, 1), tags)
+	e := flow.Compile(flowbench.Net(tags, 1000, flowbench.Split, 1), tags)
 	compiled := time.Since(start)
 	runtime.GC()
 	debug.FreeOSMemory()

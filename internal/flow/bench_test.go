@@ -40,9 +40,9 @@ type benchSetup struct {
 	flows       []flow.Packet
 }
 
-func setupDecision(b *testing.B) benchSetup {
+func setupDecision(b *testing.B, shape flowbench.Shape) benchSetup {
 	tags := loadRealTags(b)
-	e := flow.Compile(flowbench.Net(tags, 1000, 1), tags)
+	e := flow.Compile(flowbench.Net(tags, 1000, shape, 1), tags)
 	n, err := e.NIC("vm")
 	if err != nil {
 		b.Fatal(err)
@@ -53,49 +53,56 @@ func setupDecision(b *testing.B) benchSetup {
 
 // BenchmarkDecision: one inbound decision over a subnet NSG and a NIC NSG
 // of 1,000 rules each, built from the real tag file; the engine against
-// the naive first-match scan, in the same run.
+// the naive first-match scan, in the same run. "split" has 500 rules per
+// direction, "inbound" all 1,000 in the direction decided.
 func BenchmarkDecision(b *testing.B) {
-	s := setupDecision(b)
-	b.Run("engine", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			p := &s.flows[i&4095]
-			s.ic.Decide(flow.Inbound, p)
-			i++
-		}
-	})
-	b.Run("naive", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			p := &s.flows[i&4095]
-			if flowbench.NaiveMatch(s.subnet, p) == flow.Allow {
-				flowbench.NaiveMatch(s.nic, p)
+	for _, shape := range []flowbench.Shape{flowbench.Split, flowbench.Inbound} {
+		s := setupDecision(b, shape)
+		b.Run(shape.String()+"/engine", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p := &s.flows[i&4095]
+				s.ic.Decide(flow.Inbound, p)
+				i++
 			}
-			i++
-		}
-	})
+		})
+		b.Run(shape.String()+"/naive", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p := &s.flows[i&4095]
+				if flowbench.NaiveMatch(s.subnet, p) == flow.Allow {
+					flowbench.NaiveMatch(s.nic, p)
+				}
+				i++
+			}
+		})
+	}
 }
 
 // BenchmarkDecisionLatency reports the median and 99th percentile of single
 // decisions, each timed on its own (the clock's own cost included).
 func BenchmarkDecisionLatency(b *testing.B) {
-	s := setupDecision(b)
-	lat := make([]time.Duration, 0, 1<<16)
-	i := 0
-	for b.Loop() {
-		p := &s.flows[i&4095]
-		t0 := time.Now()
-		s.ic.Decide(flow.Inbound, p)
-		if len(lat) < cap(lat) {
-			lat = append(lat, time.Since(t0))
-		}
-		i++
+	for _, shape := range []flowbench.Shape{flowbench.Split, flowbench.Inbound} {
+		s := setupDecision(b, shape)
+		b.Run(shape.String(), func(b *testing.B) {
+			lat := make([]time.Duration, 0, 1<<16)
+			i := 0
+			for b.Loop() {
+				p := &s.flows[i&4095]
+				t0 := time.Now()
+				s.ic.Decide(flow.Inbound, p)
+				if len(lat) < cap(lat) {
+					lat = append(lat, time.Since(t0))
+				}
+				i++
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
 
 // BenchmarkCompile: load the whole tag file and compile 2 NSGs x 1,000
@@ -112,7 +119,7 @@ func BenchmarkCompile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		e = flow.Compile(flowbench.Net(tags, 1000, 1), tags)
+		e = flow.Compile(flowbench.Net(tags, 1000, flowbench.Split, 1), tags)
 	}
 	runtime.GC()
 	var m runtime.MemStats
@@ -125,7 +132,7 @@ func BenchmarkCompile(b *testing.B) {
 // holding the same prefixes, in the same run.
 func BenchmarkRouteLookup(b *testing.B) {
 	tags := loadRealTags(b)
-	snap := flowbench.Net(tags, 10, 1)
+	snap := flowbench.Net(tags, 10, flowbench.Split, 1)
 	// A route table with service-tag routes (~thousands of prefixes) and a 0/0.
 	rt := network.RouteTable{Meta: network.Meta{Name: "rt", ID: sub + "/routeTables/rt"}}
 	rt.Properties.Routes = append(rt.Properties.Routes, network.Route{Name: "default", Properties: network.RouteProperties{AddressPrefix: "0.0.0.0/0", NextHopType: "Internet"}})
@@ -165,8 +172,14 @@ func BenchmarkRouteLookup(b *testing.B) {
 // The engine and the naive scan agree on the benchmark's own flows, and a
 // decision allocates nothing (STYLE rule 4).
 func TestBenchmarkSetupAgrees(t *testing.T) {
+	for _, shape := range []flowbench.Shape{flowbench.Split, flowbench.Inbound} {
+		t.Run(shape.String(), func(t *testing.T) { testSetupAgrees(t, shape) })
+	}
+}
+
+func testSetupAgrees(t *testing.T, shape flowbench.Shape) {
 	tags := loadRealTags(t)
-	e := flow.Compile(flowbench.Net(tags, 1000, 1), tags)
+	e := flow.Compile(flowbench.Net(tags, 1000, shape, 1), tags)
 	n, _ := e.NIC("vm")
 	ic, _ := n.IPConfigFor(netip.Addr{})
 	sub, nic := flowbench.NaiveFrom(ic.Subnet.NSG, flow.Inbound), flowbench.NaiveFrom(ic.NSG, flow.Inbound)
@@ -191,5 +204,19 @@ func TestBenchmarkSetupAgrees(t *testing.T) {
 	p := flows[0]
 	if a := testing.AllocsPerRun(1000, func() { ic.Decide(flow.Inbound, &p) }); a != 0 {
 		t.Errorf("Decide allocates %v times per call", a)
+	}
+}
+
+func TestBenchmarkTableStats(t *testing.T) {
+	tags := loadRealTags(t)
+	e := flow.Compile(flowbench.Net(tags, 1000, flowbench.Inbound, 1), tags)
+	n, _ := e.NIC("vm")
+	ic, _ := n.IPConfigFor(netip.Addr{})
+	for _, d := range []flow.Direction{flow.Inbound, flow.Outbound} {
+		st := ic.Stats(d)
+		t.Logf("%s: %+v", d, st)
+		if d == flow.Inbound && (st.Rules < 2006 || st.SrcIntervals == 0) {
+			t.Errorf("inbound pair table holds %d rules, %d source intervals; want both NSGs' 1,003 rules", st.Rules, st.SrcIntervals)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type Engine struct {
 	byAddr  map[netip.Addr][]*IPConfig
 	fw      map[string]*firewall // storage accounts and key vaults by id key
 	nsgs    map[[2]string]*NSG   // (nsg key, subnet key)
+	pairs   map[[2]*NSG][2]*pairTable
 	warns   []error
 }
 
@@ -68,6 +69,9 @@ type IPConfig struct {
 	Subnet   *Subnet
 	NSG      *NSG // the NIC's NSG; nil when none
 	Primary  bool
+	// pairs decide each direction in one pass when both the subnet and
+	// the NIC have an NSG (see pairTable); nil otherwise.
+	pairs [2]*pairTable
 }
 
 // Tags returns the registry the engine was compiled with.
@@ -95,6 +99,7 @@ func Compile(snap *network.Snapshot, tags *servicetag.Registry) *Engine {
 		tags: tags, snap: snap, index: network.NewIndex(snap),
 		subnets: map[string]*Subnet{}, nics: map[string]*NIC{}, byName: map[string][]*NIC{},
 		byAddr: map[netip.Addr][]*IPConfig{}, fw: map[string]*firewall{}, nsgs: map[[2]string]*NSG{},
+		pairs: map[[2]*NSG][2]*pairTable{},
 	}
 	vnets := e.compileVNets()
 	asg := e.asgMembers()
@@ -107,6 +112,19 @@ func Compile(snap *network.Snapshot, tags *servicetag.Registry) *Engine {
 		}
 	}
 	e.compileNICs()
+	// NICs that decide with one NSG alone need its own tables.
+	for _, n := range e.nics {
+		for _, ic := range n.IPConfigs {
+			if ic.pairs[Inbound] != nil {
+				continue
+			}
+			for _, nsg := range []*NSG{ic.Subnet.NSG, ic.NSG} {
+				if nsg != nil {
+					nsg.buildTables()
+				}
+			}
+		}
+	}
 	e.compileFirewalls()
 	return e
 }
@@ -460,6 +478,16 @@ func (e *Engine) compileNICs() {
 			}
 			if cn.nsgID != "" {
 				cic.NSG = e.nsgFor(cn.nsgID, cic.Subnet, "network interface "+n.Name)
+			}
+			if sn, nn := cic.Subnet.NSG, cic.NSG; sn != nil && nn != nil {
+				k := [2]*NSG{sn, nn}
+				pt, ok := e.pairs[k]
+				if !ok {
+					pt[Inbound] = buildPair(Inbound, sn, nn, LevelSubnet, LevelNIC)
+					pt[Outbound] = buildPair(Outbound, nn, sn, LevelNIC, LevelSubnet)
+					e.pairs[k] = pt
+				}
+				cic.pairs = pt
 			}
 			cn.IPConfigs = append(cn.IPConfigs, cic)
 			e.byAddr[a] = append(e.byAddr[a], cic)

@@ -33,6 +33,7 @@ type NSG struct {
 	ID, Name string
 	Subnet   string // the context subnet's id
 	dirs     [2]nsgTable
+	built    bool
 }
 
 // Rules returns a direction's rules in evaluation order.
@@ -74,14 +75,19 @@ func (t *nsgTable) match(p *Packet) int {
 	if len(t.rules) == 0 {
 		return -1
 	}
-	s := t.src.lookup(v4(p.Src))
-	d := t.dst.lookup(v4(p.Dst))
+	k := t.keys(p)
+	return firstCommon(&t.slab, k[0], k[1], k[2], k[3], k[4], 0, t.slab.words)
+}
+
+// keys looks up the five bitset ids of a packet: source, destination,
+// source port, destination port, protocol.
+func (t *nsgTable) keys(p *Packet) [5]uint32 {
 	sp, dp := t.allOnes, t.allOnes
 	if p.Proto.HasPorts() {
 		sp = t.sport.lookup(uint32(p.SrcPort))
 		dp = t.dport.lookup(uint32(p.DstPort))
 	}
-	return firstCommon(&t.slab, s, d, sp, dp, t.proto[protoSlot(p.Proto)])
+	return [5]uint32{t.src.lookup(v4(p.Src)), t.dst.lookup(v4(p.Dst)), sp, dp, t.proto[protoSlot(p.Proto)]}
 }
 
 // scope is what rule expansion needs from a subnet's context.
@@ -239,7 +245,7 @@ func compileNSG(n *network.NetworkSecurityGroup, subnetID string, sc *scope) (*N
 		// Stable: equal priorities (invalid, but possible in unvalidated
 		// input) keep document order, as the oracle does.
 		slices.SortStableFunc(byDir[d], func(a, b Rule) int { return a.Priority - b.Priority })
-		out.dirs[d] = buildTable(byDir[d])
+		out.dirs[d].rules = byDir[d] // tables are built by buildTables, if needed
 	}
 	return out, errs
 }
@@ -276,7 +282,7 @@ func buildTable(rules []Rule) nsgTable {
 		}
 		t.proto[slot] = s.intern(bs)
 	}
-	t.slab = slabView{words: s.words, data: slices.Clip(s.data), summary: slices.Clip(s.summary)}
+	t.slab = slabView{words: s.words, data: slices.Clip(s.data)}
 	return t
 }
 
@@ -293,4 +299,41 @@ func portSpans(rs []network.PortRange, rule int) []span {
 		out = append(out, span{uint32(r.First), uint32(r.Last), rule})
 	}
 	return out
+}
+
+// TableStats describes the size of one direction of a compiled NSG.
+type TableStats struct {
+	Rules        int // custom and default rules
+	SrcIntervals int // elementary address intervals, source side
+	DstIntervals int // elementary address intervals, destination side
+	Bitsets      int // distinct rule bitsets
+	Bytes        int // memory held by partitions and bitsets
+}
+
+// buildTables builds the NSG's own decision tables, for NICs that decide
+// with this NSG alone (the NICs with NSGs at both levels use a pairTable).
+// Compile calls it; afterwards the NSG is read-only.
+func (n *NSG) buildTables() {
+	if n.built {
+		return
+	}
+	for d := range n.dirs {
+		n.dirs[d] = buildTable(n.dirs[d].rules)
+	}
+	n.built = true
+}
+
+// Stats reports the size of a direction's own tables (zero when only pair
+// tables use the NSG; see IPConfig.Stats).
+func (n *NSG) Stats(d Direction) TableStats {
+	return n.dirs[d].stats()
+}
+
+func (t *nsgTable) stats() TableStats {
+	parts := []*partition{&t.src, &t.dst, &t.sport, &t.dport}
+	bytes := 8 * len(t.slab.data)
+	for _, p := range parts {
+		bytes += 8*len(p.iv) + 8*len(p.idx)
+	}
+	return TableStats{Rules: len(t.rules), SrcIntervals: len(t.src.iv), DstIntervals: len(t.dst.iv), Bitsets: len(t.slab.data) / (t.slab.words + 1), Bytes: bytes}
 }

@@ -15,13 +15,18 @@ import (
 // Bitsets are interned, so intervals that match the same rules share one.
 //
 // A bucket index narrows the search: bucket b holds the points whose top
-// bits (x >> shift) equal b, and idx[b] is the interval that holds the
-// bucket's first point, so the interval of x lies in [idx[b], idx[b+1]].
+// bits (x >> shift) equal b; idx[b].first is the interval that holds the
+// bucket's first point, so the interval of x lies in
+// [idx[b].first, idx[b+1].first]. When the whole bucket lies inside one
+// interval, idx[b].set holds its bitset id + 1 and the lookup ends there.
 type partition struct {
 	iv    []interval
-	idx   []uint32
+	idx   []bucket
 	shift uint8
 }
+
+// bucket is an entry of a partition's index; see partition.
+type bucket struct{ first, set uint32 }
 
 // interval keeps an interval's start beside its bitset id, so the last
 // probe of a search brings both into cache at once.
@@ -32,7 +37,11 @@ type interval struct{ start, set uint32 }
 // inlines and allocates nothing.
 func (p *partition) lookup(x uint32) uint32 {
 	b := x >> p.shift
-	lo, hi := int(p.idx[b]), int(p.idx[b+1])+1
+	e := p.idx[b]
+	if e.set != 0 {
+		return e.set - 1
+	}
+	lo, hi := int(e.first), int(p.idx[b+1].first)+1
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
 		if p.iv[m].start <= x {
@@ -50,16 +59,17 @@ type span struct {
 	rule   int
 }
 
-// slab holds interned bitsets of a fixed width, back to back: bitset id i
-// occupies data[i*words : (i+1)*words]. summary[i] has bit w set when word
-// w of bitset i is non-zero, so that a decision visits only words that can
-// hold a common rule (bitsets of real policies are sparse).
+// slab holds interned bitsets of a fixed width, back to back, each led by
+// a summary word: bitset id i occupies data[i*stride : (i+1)*stride], where
+// data[i*stride] has bit w set when word w of the bitset is non-zero, and
+// the words follow. A decision reads the summary and the first words from
+// one cache line and visits only words that can hold a common rule
+// (bitsets of real policies are sparse).
 type slab struct {
-	words   int
-	data    []uint64
-	summary []uint64
-	index   map[string]uint32
-	key     []byte
+	words int
+	data  []uint64
+	index map[string]uint32
+	key   []byte
 }
 
 func newSlab(rules int) *slab {
@@ -78,15 +88,15 @@ func (s *slab) intern(bs []uint64) uint32 {
 	if id, ok := s.index[string(s.key)]; ok {
 		return id
 	}
-	id := uint32(len(s.summary))
-	s.data = append(s.data, bs...)
+	id := uint32(len(s.data) / (s.words + 1))
 	var sum uint64
 	for i, w := range bs {
 		if w != 0 {
 			sum |= 1 << (i % 64) // past 64 words the summary only says "maybe"
 		}
 	}
-	s.summary = append(s.summary, sum)
+	s.data = append(s.data, sum)
+	s.data = append(s.data, bs...)
 	s.index[string(s.key)] = id
 	return id
 }
@@ -94,8 +104,9 @@ func (s *slab) intern(bs []uint64) uint32 {
 // buildPartition sweeps the spans (each rule's spans must be disjoint) over
 // the space [0, max] and interns the bitset of every elementary interval.
 //
-// bits is the width of the space (32 for addresses, 16 for ports); the
-// bucket index uses its top half (16 bits for addresses: 256 KiB; 8 for ports).
+// bits is the width of the space (32 for addresses, 16 for ports). The
+// bucket index gets about two buckets per interval, at most 2^16 (256 KiB),
+// so small partitions keep small, cache-resident indexes.
 func buildPartition(s *slab, spans []span, bits uint8) partition {
 	type event struct {
 		at   uint64 // may be max+1
@@ -150,49 +161,67 @@ func buildPartition(s *slab, spans []span, bits uint8) partition {
 		emit(at)
 	}
 	p.iv = slices.Clip(p.iv)
-	p.shift = bits - bits/2
-	buckets := 1 << (bits / 2)
-	p.idx = make([]uint32, buckets+1)
+	ib := uint8(1)
+	for 1<<ib < 2*len(p.iv) && ib < 16 && ib < bits {
+		ib++
+	}
+	p.shift = bits - ib
+	buckets := 1 << ib
+	p.idx = make([]bucket, buckets+1)
 	j := 0
 	for b := range buckets {
 		first := uint64(b) << p.shift
 		for j+1 < len(p.iv) && uint64(p.iv[j+1].start) <= first {
 			j++
 		}
-		p.idx[b] = uint32(j)
+		p.idx[b].first = uint32(j)
+		end := uint64(1) << bits // where interval j ends (exclusive)
+		if j+1 < len(p.iv) {
+			end = uint64(p.iv[j+1].start)
+		}
+		if end >= first+1<<p.shift {
+			p.idx[b].set = p.iv[j].set + 1
+		}
 	}
-	p.idx[buckets] = uint32(len(p.iv) - 1)
+	p.idx[buckets].first = uint32(len(p.iv) - 1)
 	return p
 }
 
 // firstCommon returns the lowest rule index set in all five bitsets (by
-// id), or -1. It ANDs the summaries first and visits only words that all
-// five may share.
-func firstCommon(s *slabView, a, b, c, d, e uint32) int {
-	m := s.summary[a] & s.summary[b] & s.summary[c] & s.summary[d] & s.summary[e]
+// id) within words [from, to), or -1. It ANDs the summaries first and
+// visits only words that all five may share.
+func firstCommon(s *slabView, a, b, c, d, e uint32, from, to int) int {
 	w := s.words
 	if w > 64 {
-		return firstCommonWide(s, a, b, c, d, e)
+		return firstCommonWide(s, a, b, c, d, e, from, to)
+	}
+	st := w + 1
+	pa, pb, pc, pd, pe := int(a)*st, int(b)*st, int(c)*st, int(d)*st, int(e)*st
+	data := s.data
+	m := data[pa] & data[pb] & data[pc] & data[pd] & data[pe]
+	m &= ^uint64(0) << from
+	if to < 64 {
+		m &= 1<<to - 1
 	}
 	for m != 0 {
-		i := bits.TrailingZeros64(m)
-		x := s.data[int(a)*w+i] & s.data[int(b)*w+i] & s.data[int(c)*w+i] & s.data[int(d)*w+i] & s.data[int(e)*w+i]
+		i := bits.TrailingZeros64(m) + 1
+		x := data[pa+i] & data[pb+i] & data[pc+i] & data[pd+i] & data[pe+i]
 		if x != 0 {
-			return i*64 + bits.TrailingZeros64(x)
+			return (i-1)*64 + bits.TrailingZeros64(x)
 		}
 		m &= m - 1
 	}
 	return -1
 }
 
-// firstCommonWide scans every word: for more than 4,096 rules in a
-// direction (never valid, but possible in unvalidated input).
-func firstCommonWide(s *slabView, a, b, c, d, e uint32) int {
-	w := s.words
-	for i := 0; i < w; i++ {
-		x := s.data[int(a)*w+i] & s.data[int(b)*w+i] & s.data[int(c)*w+i] & s.data[int(d)*w+i] & s.data[int(e)*w+i]
+// firstCommonWide scans every word of [from, to): for more than 4,096
+// rules in a direction (never valid, but possible in unvalidated input).
+func firstCommonWide(s *slabView, a, b, c, d, e uint32, from, to int) int {
+	st := s.words + 1
+	for i := from + 1; i < to+1; i++ {
+		x := s.data[int(a)*st+i] & s.data[int(b)*st+i] & s.data[int(c)*st+i] & s.data[int(d)*st+i] & s.data[int(e)*st+i]
 		if x != 0 {
-			return i*64 + bits.TrailingZeros64(x)
+			return (i-1)*64 + bits.TrailingZeros64(x)
 		}
 	}
 	return -1
@@ -200,7 +229,6 @@ func firstCommonWide(s *slabView, a, b, c, d, e uint32) int {
 
 // slabView is the read-only part of a slab kept by a compiled table.
 type slabView struct {
-	words   int
-	data    []uint64
-	summary []uint64
+	words int
+	data  []uint64
 }

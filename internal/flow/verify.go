@@ -52,6 +52,9 @@ func (d Decision) DecidingRule() *Rule {
 // allow, the rule of the last NSG evaluated is reported. With no NSG at
 // either level the packet is allowed. It allocates nothing.
 func (ic *IPConfig) Decide(dir Direction, p *Packet) Decision {
+	if pt := ic.pairs[dir]; pt != nil {
+		return pt.decide(dir, p)
+	}
 	first, second := ic.Subnet.NSG, ic.NSG
 	firstLevel, secondLevel := LevelSubnet, LevelNIC
 	if dir == Outbound {

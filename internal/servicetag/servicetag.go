@@ -127,7 +127,15 @@ func FromFile(f *File) (*Registry, error) {
 		reg.byName[key] = t
 		reg.names = append(reg.names, v.Name)
 	}
-	slices.SortFunc(reg.names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	// Sort by the lower-cased keys, computed once (ARM names are ASCII).
+	keyed := make([]struct{ key, name string }, len(reg.names))
+	for i, n := range reg.names {
+		keyed[i].key, keyed[i].name = strings.ToLower(n), n
+	}
+	slices.SortFunc(keyed, func(a, b struct{ key, name string }) int { return strings.Compare(a.key, b.key) })
+	for i := range keyed {
+		reg.names[i] = keyed[i].name
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}

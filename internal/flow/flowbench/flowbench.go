@@ -17,10 +17,28 @@ import (
 
 const sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network"
 
-// Net builds a subnet NSG and a NIC NSG of n rules each, drawn from
-// real service tags (regional and global), explicit prefixes and '*',
-// with random ports, protocols and actions.
-func Net(tags *servicetag.Registry, n int, seed uint64) *network.Snapshot {
+// Shape says how an NSG's rules split between directions.
+type Shape int
+
+const (
+	// Split alternates rules between inbound and outbound: 500 + 500.
+	Split Shape = iota
+	// Inbound puts every rule in the inbound direction, the one the
+	// benchmarks decide: a first-match scan meets all of them.
+	Inbound
+)
+
+func (s Shape) String() string {
+	if s == Inbound {
+		return "inbound"
+	}
+	return "split"
+}
+
+// Net builds a subnet NSG and a NIC NSG of n rules each (spread over the
+// directions by shape), drawn from real service tags, with a NIC "vm" at
+// 10.0.0.4 in subnet "default".
+func Net(tags *servicetag.Registry, n int, shape Shape, seed uint64) *network.Snapshot {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var names []string
 	for _, name := range tags.Names() {
@@ -51,7 +69,7 @@ func Net(tags *servicetag.Registry, n int, seed uint64) *network.Snapshot {
 		for i := range n {
 			p := prios[i] + 100
 			dir := network.DirectionInbound
-			if i%2 == 1 {
+			if shape == Split && i%2 == 1 {
 				dir = network.DirectionOutbound
 			}
 			access := network.AccessAllow
