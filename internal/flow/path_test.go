@@ -11,7 +11,7 @@ import (
 // amlNet is the 2019 article's setup: subnet default (10.0.0.0/24) with NSG
 // ml-nsg and optional route table, node NIC at 10.0.0.5, an appliance NIC
 // at 10.0.1.4, a storage account and a key vault with firewalls.
-func amlNet(t *testing.T, nsgRules []string, routes, subnetExtra, storageACL, vaultACL string) *flow.Engine {
+func amlNet(t testing.TB, nsgRules []string, routes, subnetExtra, storageACL, vaultACL string) *flow.Engine {
 	rt := ""
 	var docs []string
 	if routes != "" {
