@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/network"
 )
@@ -51,15 +50,7 @@ one rule per row in evaluation order.`,
 var nicFlags = map[string]string{"networkInterface": "--nic"}
 
 func (c *listEffectiveNSGCmd) run(ctx context.Context, _ []string) error {
-	var l armerror.List
-	c.res.check(&l)
-	if c.nic == "" {
-		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
-	}
-	if l.Len() > 0 {
-		return usageErr(combine(&l, "the command line"))
-	}
-	eng, err := c.res.load(ctx, c.env)
+	eng, err := c.res.loadForNIC(ctx, c.env, c.nic)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
 )
 
@@ -45,15 +44,7 @@ az's columns.`,
 }
 
 func (c *showEffectiveRouteTableCmd) run(ctx context.Context, _ []string) error {
-	var l armerror.List
-	c.res.check(&l)
-	if c.nic == "" {
-		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
-	}
-	if l.Len() > 0 {
-		return usageErr(combine(&l, "the command line"))
-	}
-	eng, err := c.res.load(ctx, c.env)
+	eng, err := c.res.loadForNIC(ctx, c.env, c.nic)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,20 @@ func (r *resourceFlags) check(l *armerror.List) {
 
 // load reads the service tags and every resource file, validates the
 // resources and compiles the flow engine. Every error of every file is
+// loadForNIC checks the resource flags and --nic, then loads the engine:
+// the common start of the commands that ask about one network interface.
+func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*flow.Engine, error) {
+	var l armerror.List
+	r.check(&l)
+	if nic == "" {
+		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
+	}
+	if l.Len() > 0 {
+		return nil, usageErr(combine(&l, "the command line"))
+	}
+	return r.load(ctx, e)
+}
+
 // reported at once, each naming its file. Engine warnings go to stderr.
 func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) {
 	var l armerror.List

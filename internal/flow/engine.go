@@ -345,26 +345,11 @@ func (e *Engine) nsgFor(id string, s *Subnet, user string) *NSG {
 	return n
 }
 
-// serviceTagFamily maps a service endpoint's service to its tag family.
-var serviceTagFamily = map[string]string{
-	"microsoft.storage":              "Storage",
-	"microsoft.storage.global":       "Storage",
-	"microsoft.keyvault":             "AzureKeyVault",
-	"microsoft.sql":                  "Sql",
-	"microsoft.azurecosmosdb":        "AzureCosmosDB",
-	"microsoft.servicebus":           "ServiceBus",
-	"microsoft.eventhub":             "EventHub",
-	"microsoft.containerregistry":    "AzureContainerRegistry",
-	"microsoft.web":                  "AppService",
-	"microsoft.cognitiveservices":    "CognitiveServicesManagement",
-	"microsoft.azureactivedirectory": "AzureActiveDirectory",
-}
-
 // serviceEndpointRoute resolves a service endpoint to its tag prefixes: the
 // regional tags of the listed locations ("*" or .Global: every region;
 // none listed: the VNet's region), spec §12.5.
 func (e *Engine) serviceEndpointRoute(se network.ServiceEndpoint, vnetLocation string) (tagRoute, error) {
-	fam, ok := serviceTagFamily[strings.ToLower(se.Service)]
+	fam, global, ok := network.ServiceEndpointTag(se.Service)
 	if !ok {
 		return tagRoute{}, fmt.Errorf("service endpoint %q is not a known service", se.Service)
 	}
@@ -372,8 +357,7 @@ func (e *Engine) serviceEndpointRoute(se network.ServiceEndpoint, vnetLocation s
 	if len(locs) == 0 {
 		locs = []string{vnetLocation}
 	}
-	global := strings.EqualFold(se.Service, "Microsoft.Storage.Global") || slices.Contains(locs, "*")
-	if global {
+	if global || slices.Contains(locs, "*") {
 		t, ok := e.tags.Lookup(fam)
 		if !ok {
 			return tagRoute{}, fmt.Errorf("service endpoint %s: tag %s is not in the service tag file", se.Service, fam)

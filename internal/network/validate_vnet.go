@@ -17,14 +17,6 @@ var forbiddenVNetRanges = []netip.Prefix{
 	netip.MustParsePrefix("168.63.129.16/32"),
 }
 
-// serviceEndpointServices are the services a subnet can have a service
-// endpoint for (spec §7).
-var serviceEndpointServices = []string{
-	"Microsoft.Storage", "Microsoft.Storage.Global", "Microsoft.Sql", "Microsoft.AzureCosmosDB",
-	"Microsoft.KeyVault", "Microsoft.ServiceBus", "Microsoft.EventHub", "Microsoft.Web",
-	"Microsoft.CognitiveServices", "Microsoft.ContainerRegistry", "Microsoft.AzureActiveDirectory",
-}
-
 // ValidateVirtualNetwork checks a virtual network, its subnets and peerings
 // (spec §7): address space prefixes (CIDR notation, no host bits, no
 // forbidden range, no overlap among them), subnet prefixes (inside the
@@ -199,10 +191,10 @@ func (v *validator) subnetRefs(l *armerror.List, base string, sn *Subnet) {
 			"route table", "az network route-table show", func(k string) bool { _, ok := v.idx.Tables[k]; return ok })
 	}
 	for k, se := range p.ServiceEndpoints {
-		if _, ok := canonical(se.Service, serviceEndpointServices...); !ok {
+		if _, ok := canonical(se.Service, ServiceEndpointServices()...); !ok {
 			l.Addf(CodeInvalidServiceNameOnServiceEndpoint, fmt.Sprintf("%s.properties.serviceEndpoints[%d].service", base, k),
 				"service endpoint service '%s' of subnet '%s' is not a service with endpoints; want one of %s",
-				se.Service, sn.Name, strings.Join(serviceEndpointServices, ", "))
+				se.Service, sn.Name, strings.Join(ServiceEndpointServices(), ", "))
 		}
 	}
 }

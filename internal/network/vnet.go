@@ -1,5 +1,10 @@
 package network
 
+import (
+	"slices"
+	"strings"
+)
+
 // VirtualNetwork is Microsoft.Network/virtualNetworks.
 type VirtualNetwork struct {
 	Meta
@@ -106,4 +111,40 @@ func (s *SubnetProperties) AllPrefixes() []string {
 		out = append(out, s.AddressPrefix)
 	}
 	return append(out, s.AddressPrefixes...)
+}
+
+// serviceEndpoints maps, by lower-cased name, each service a subnet can
+// have a service endpoint for (spec §7) to the family of service tags whose
+// prefixes the endpoint's routes carry (spec §12.5).
+var serviceEndpoints = map[string]struct{ name, family string }{
+	"microsoft.storage":              {"Microsoft.Storage", "Storage"},
+	"microsoft.storage.global":       {"Microsoft.Storage.Global", "Storage"},
+	"microsoft.sql":                  {"Microsoft.Sql", "Sql"},
+	"microsoft.azurecosmosdb":        {"Microsoft.AzureCosmosDB", "AzureCosmosDB"},
+	"microsoft.keyvault":             {"Microsoft.KeyVault", "AzureKeyVault"},
+	"microsoft.servicebus":           {"Microsoft.ServiceBus", "ServiceBus"},
+	"microsoft.eventhub":             {"Microsoft.EventHub", "EventHub"},
+	"microsoft.web":                  {"Microsoft.Web", "AppService"},
+	"microsoft.cognitiveservices":    {"Microsoft.CognitiveServices", "CognitiveServicesManagement"},
+	"microsoft.containerregistry":    {"Microsoft.ContainerRegistry", "AzureContainerRegistry"},
+	"microsoft.azureactivedirectory": {"Microsoft.AzureActiveDirectory", "AzureActiveDirectory"},
+}
+
+// ServiceEndpointTag returns the service tag family of a service endpoint's
+// service (case-insensitive), and whether the endpoint covers every region
+// (Microsoft.Storage.Global). ok is false for an unknown service.
+func ServiceEndpointTag(service string) (family string, global, ok bool) {
+	s, ok := serviceEndpoints[strings.ToLower(service)]
+	return s.family, s.name == "Microsoft.Storage.Global", ok
+}
+
+// ServiceEndpointServices lists the services a subnet can have a service
+// endpoint for, sorted.
+func ServiceEndpointServices() []string {
+	out := make([]string, 0, len(serviceEndpoints))
+	for _, s := range serviceEndpoints {
+		out = append(out, s.name)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -507,27 +507,12 @@ func privateEndpoints(snap *network.Snapshot, vnet *network.VirtualNetwork) []ne
 	return out
 }
 
-// serviceTagFamily maps a service endpoint's service to its tag family.
-var serviceTagFamily = map[string]string{
-	"microsoft.storage":              "Storage",
-	"microsoft.storage.global":       "Storage",
-	"microsoft.keyvault":             "AzureKeyVault",
-	"microsoft.sql":                  "Sql",
-	"microsoft.azurecosmosdb":        "AzureCosmosDB",
-	"microsoft.servicebus":           "ServiceBus",
-	"microsoft.eventhub":             "EventHub",
-	"microsoft.containerregistry":    "AzureContainerRegistry",
-	"microsoft.web":                  "AppService",
-	"microsoft.cognitiveservices":    "CognitiveServicesManagement",
-	"microsoft.azureactivedirectory": "AzureActiveDirectory",
-}
-
 // serviceEndpointPrefixes are the prefixes of a service endpoint's regional
 // tags: of its locations, or the VNet's when none is listed; "*" (or
 // Microsoft.Storage.Global) means the family's global tag. An endpoint with
 // an unknown service or location adds no routes.
 func serviceEndpointPrefixes(tags *servicetag.Registry, se network.ServiceEndpoint, vnetLocation string) []netip.Prefix {
-	family, ok := serviceTagFamily[strings.ToLower(se.Service)]
+	family, global, ok := network.ServiceEndpointTag(se.Service)
 	if !ok {
 		return nil
 	}
@@ -535,7 +520,7 @@ func serviceEndpointPrefixes(tags *servicetag.Registry, se network.ServiceEndpoi
 	if len(locs) == 0 {
 		locs = []string{vnetLocation}
 	}
-	if strings.EqualFold(se.Service, "Microsoft.Storage.Global") || slices.Contains(locs, "*") {
+	if global || slices.Contains(locs, "*") {
 		if t, ok := tags.Lookup(family); ok {
 			return t.V4
 		}
