@@ -46,8 +46,6 @@ func (r *resourceFlags) check(l *armerror.List) {
 	}
 }
 
-// load reads the service tags and every resource file, validates the
-// resources and compiles the flow engine. Every error of every file is
 // loadForNIC checks the resource flags and --nic, then loads the engine:
 // the common start of the commands that ask about one network interface.
 func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*flow.Engine, error) {
@@ -62,6 +60,8 @@ func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*fl
 	return r.load(ctx, e)
 }
 
+// load reads the service tags and every resource file, validates the
+// resources and compiles the flow engine. Every error of every file is
 // reported at once, each naming its file. Engine warnings go to stderr.
 func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) {
 	var l armerror.List
@@ -127,6 +127,7 @@ func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) 
 	return eng, nil
 }
 
+// loadTags reads --service-tags, or returns the built-in local cloud.
 func (r *resourceFlags) loadTags(e *env) (*servicetag.Registry, error) {
 	if r.serviceTags == "" {
 		return servicetag.LocalCloud(), nil
