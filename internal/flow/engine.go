@@ -16,17 +16,18 @@ import (
 // Engine is a compiled, immutable view of a network snapshot. All methods
 // are safe for concurrent use; nothing is locked.
 type Engine struct {
-	tags    *servicetag.Registry
-	snap    *network.Snapshot
-	index   *network.Index
-	subnets map[string]*Subnet // by id key
-	nics    map[string]*NIC    // by id key
-	byName  map[string][]*NIC  // by lower-cased name
-	byAddr  map[netip.Addr][]*IPConfig
-	fw      map[string]*firewall // storage accounts and key vaults by id key
-	nsgs    map[[2]string]*NSG   // (nsg key, subnet key)
-	pairs   map[[2]*NSG][2]*pairTable
-	warns   []error
+	tags     *servicetag.Registry
+	snap     *network.Snapshot
+	index    *network.Index
+	subnets  map[string]*Subnet // by id key
+	nics     map[string]*NIC    // by id key
+	byName   map[string][]*NIC  // by lower-cased name
+	byAddr   map[netip.Addr][]*IPConfig
+	byPublic map[netip.Addr]*IPConfig // public IP -> the ip configuration it translates to
+	fw       map[string]*firewall     // storage accounts and key vaults by id key
+	nsgs     map[[2]string]*NSG       // (nsg key, subnet key)
+	pairs    map[[2]*NSG][2]*pairTable
+	warns    []error
 }
 
 // VNet is a compiled virtual network.
@@ -98,7 +99,7 @@ func Compile(snap *network.Snapshot, tags *servicetag.Registry) *Engine {
 	e := &Engine{
 		tags: tags, snap: snap, index: network.NewIndex(snap),
 		subnets: map[string]*Subnet{}, nics: map[string]*NIC{}, byName: map[string][]*NIC{},
-		byAddr: map[netip.Addr][]*IPConfig{}, fw: map[string]*firewall{}, nsgs: map[[2]string]*NSG{},
+		byAddr: map[netip.Addr][]*IPConfig{}, byPublic: map[netip.Addr]*IPConfig{}, fw: map[string]*firewall{}, nsgs: map[[2]string]*NSG{},
 		pairs: map[[2]*NSG][2]*pairTable{},
 	}
 	vnets := e.compileVNets()
@@ -457,7 +458,10 @@ func (e *Engine) compileNICs() {
 			}
 			if ic.Properties.PublicIPAddress != nil {
 				if p, ok := e.index.PublicIPs[network.Key(ic.Properties.PublicIPAddress.ID)]; ok {
-					cic.PublicIP, _ = netip.ParseAddr(p.Properties.IPAddress)
+					if a, err := netip.ParseAddr(p.Properties.IPAddress); err == nil && a.Is4() {
+						cic.PublicIP = a
+						e.byPublic[a] = cic
+					}
 				}
 			}
 			if cn.nsgID != "" {

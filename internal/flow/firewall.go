@@ -46,7 +46,7 @@ func newFirewall(id, name, kind, loc string, acls *network.NetworkRuleSet, publi
 	}
 	f.present = true
 	f.defaultAllow = !strings.EqualFold(acls.DefaultAction, network.AccessDeny)
-	f.bypassAzure = false
+	f.bypassAzure = acls.Bypass == "" // both services default to AzureServices (spec §5, §6)
 	for _, tok := range strings.Split(acls.Bypass, ",") {
 		switch strings.ToLower(strings.TrimSpace(tok)) {
 		case "azureservices":
@@ -56,9 +56,6 @@ func newFirewall(id, name, kind, loc string, acls *network.NetworkRuleSet, publi
 		case "metrics":
 			f.bypassMetrics = true
 		}
-	}
-	if acls.Bypass == "" && kind == KindStorage {
-		f.bypassAzure = true // storage's default bypass is AzureServices (spec §5)
 	}
 	for _, r := range acls.IPRules {
 		if p, err := network.ParsePrefix(r.Value); err == nil && p.Addr().Is4() {

@@ -138,6 +138,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 	}
 	caller := Caller{Addr: src.Addr, Trusted: src.Trusted}
 	srcLocation := "" // the region of a VNet source leaving without an endpoint
+	lastHop := ""     // the next hop type that delivered a NIC source's packet
 
 	if srcIC != nil {
 		d := srcIC.Decide(Outbound, &p)
@@ -157,6 +158,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 			}
 			if r.NextHopType != network.HopVirtualAppliance {
 				v.Hops = append(v.Hops, h)
+				lastHop = r.NextHopType
 				switch r.NextHopType {
 				case network.HopVirtualNetworkServiceEndpoint:
 					caller.Subnet = at.Subnet.ID
@@ -195,38 +197,46 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		}
 	}
 
-	if dstIC == nil && dst.Service == "" && srcIC != nil {
-		// An address in a reachable VNet is a NIC's, else an outside destination.
-		dstIC = e.nicAt(p.Dst, srcIC.Subnet.VNet)
+	if dstIC == nil && dst.Service == "" {
+		var err error
+		if dstIC, err = e.destination(srcIC, &p); err != nil {
+			return PathVerdict{}, &QueryError{"destination", err}
+		}
 	}
 	if dstIC != nil {
 		if srcIC == nil && !isPlatform(p.Src) {
 			// An outside source: the reply must return the way the request came.
-			if h, ok := e.returnRoute(dstIC, p); !ok {
+			h, ok := e.returnRoute(dstIC, p)
+			if !ok {
 				return deny(h)
-			} else {
-				v.Hops = append(v.Hops, h)
 			}
+			v.Hops = append(v.Hops, h)
 		}
-		d := dstIC.Decide(Inbound, &p)
-		h := e.nsgHop(StageNSGIn, d, dstIC, &p)
+		in := p
+		in.Dst = dstIC.Addr // inbound rules see the private address, after DNAT (spec §1.5)
+		d := dstIC.Decide(Inbound, &in)
+		h := e.nsgHop(StageNSGIn, d, dstIC, &in)
 		if d.Access == Deny {
 			return deny(h)
 		}
 		v.Hops = append(v.Hops, h)
-	} else if srcIC != nil && dst.Service == "" {
-		last := v.Hops[len(v.Hops)-1]
-		if last.Detail == network.HopVnetLocal || last.Detail == network.HopVNetPeering || last.Detail == network.HopInterfaceEndpoint {
-			return deny(Hop{Stage: StageDelivery, Detail: fmt.Sprintf("no network interface holds %s", p.Dst),
-				Hint: "check the destination address"})
-		}
+	} else if dst.Service == "" && (srcIC == nil || !leavesVNet(lastHop)) {
+		// Inside the virtual network, or from outside, an address that no
+		// NIC holds reaches nothing; a NIC may reach outside addresses.
+		return deny(Hop{Stage: StageDelivery, Detail: fmt.Sprintf("no network interface or service holds %s", p.Dst),
+			Hint: "check the destination address"})
 	}
 
 	if dst.Service != "" {
-		if srcIC != nil && srcLocation != "" && !caller.Addr.IsValid() {
+		if srcIC != nil && srcLocation != "" {
+			// A VNet client leaving for the service's public address: in the
+			// service's own region ipRules do not apply to it, public IP or
+			// not (spec §5).
 			f := e.fw[network.Key(dst.Service)]
 			caller.SameRegion = f != nil && strings.EqualFold(f.Location, srcLocation)
-			caller.Addr = srcIC.Addr
+			if !caller.Addr.IsValid() {
+				caller.Addr = srcIC.Addr
+			}
 		}
 		fv, ok := e.Firewall(dst.Service, caller)
 		if !ok {
@@ -269,6 +279,29 @@ func (e *Engine) nicAt(a netip.Addr, vnet *VNet) *IPConfig {
 	return nil
 }
 
+// destination finds the ip configuration a packet is delivered to, when the
+// caller named only an address: a NIC's private address in the source's
+// VNet or its peers (or, for an outside source — vnetml's platform services
+// reach nodes directly — in any VNet), or a NIC's public IP, whose packets
+// are translated to its private address (p.Dst is left as sent). It
+// returns nil for an outside address.
+func (e *Engine) destination(src *IPConfig, p *Packet) (*IPConfig, error) {
+	if src != nil {
+		if ic := e.nicAt(p.Dst, src.Subnet.VNet); ic != nil {
+			return ic, nil
+		}
+	} else {
+		switch ics := e.byAddr[p.Dst]; len(ics) {
+		case 1:
+			return ics[0], nil
+		case 0:
+		default:
+			return nil, fmt.Errorf("%s is held by %d network interfaces in different virtual networks: name the NIC", p.Dst, len(ics))
+		}
+	}
+	return e.byPublic[p.Dst], nil
+}
+
 // appliance returns the IP-forwarding NIC configuration holding a.
 func (e *Engine) appliance(a netip.Addr) *IPConfig {
 	for _, ic := range e.byAddr[a] {
@@ -277,6 +310,16 @@ func (e *Engine) appliance(a netip.Addr) *IPConfig {
 		}
 	}
 	return nil
+}
+
+// leavesVNet reports whether a next hop takes packets out of the virtual
+// networks, where vnetml does not follow them further.
+func leavesVNet(hop string) bool {
+	switch hop {
+	case network.HopInternet, network.HopVirtualNetworkGateway, network.HopVirtualNetworkServiceEndpoint:
+		return true
+	}
+	return false
 }
 
 func isPlatform(a netip.Addr) bool { return a == servicetag.HostVIP.Addr() }

@@ -11,7 +11,7 @@ import (
 // amlNet is the 2019 article's setup: subnet default (10.0.0.0/24) with NSG
 // ml-nsg and optional route table, node NIC at 10.0.0.5, an appliance NIC
 // at 10.0.1.4, a storage account and a key vault with firewalls.
-func amlNet(t testing.TB, nsgRules []string, routes, subnetExtra, storageACL, vaultACL string) *flow.Engine {
+func amlNet(t testing.TB, nsgRules []string, routes, subnetExtra, storageACL, vaultACL string, extra ...string) *flow.Engine {
 	rt := ""
 	var docs []string
 	if routes != "" {
@@ -27,6 +27,10 @@ func amlNet(t testing.TB, nsgRules []string, routes, subnetExtra, storageACL, va
 	st := `{"type":"Microsoft.Storage/storageAccounts","id":"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/mystore","name":"mystore","location":"eastus","properties":{` + storageACL + `}}`
 	kv := `{"type":"Microsoft.KeyVault/vaults","id":"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/myvault","name":"myvault","location":"eastus","properties":{` + vaultACL + `}}`
 	docs = append(docs, vnet, fw, st, kv, nsgJSON("ml-nsg", nsgRules...), nicJSON("node0", subnetID("mynetwork", "default"), "10.0.0.5", ""))
+	if len(extra) > 0 { // a public IP for node1
+		docs = append(docs, extra...)
+		docs = append(docs, nicJSON("node1", subnetID("mynetwork", "default"), "10.0.0.6", "", `"publicIPAddress":{"id":"`+sub+`/publicIPAddresses/pip"}`))
+	}
 	return compile(t, docs...)
 }
 

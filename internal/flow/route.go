@@ -120,12 +120,9 @@ func buildRoutes(in routeInputs) *routeSet {
 		next()
 	}
 	for _, r := range reservedNone {
-		covered := false
-		for _, p := range in.vnetSpace {
-			if p.Bits() <= r.Bits() && p.Contains(r.Addr()) {
-				covered = true // equal: the VnetLocal route stands for it; containing: removed
-			}
-		}
+		// A range of the VNet (or of a connected peer) equal to a reserved
+		// prefix stands for it; one containing it removes it (§3.1).
+		covered := coveredBy(in.vnetSpace, r) || coveredBy(in.peered, r)
 		if covered || hasDefaultUDR {
 			continue
 		}

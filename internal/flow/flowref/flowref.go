@@ -409,13 +409,16 @@ func NextHop(snap *network.Snapshot, tags *servicetag.Registry, nicID string, sr
 	}
 
 	// §3.1: one VnetLocal route per address range; the reserved None routes,
-	// unless a range equals or contains one, or a 0.0.0.0/0 UDR exists (§12.1).
+	// unless a range of the VNet or of a connected peer equals or contains
+	// one, or a 0.0.0.0/0 UDR exists (§12.1).
 	var cands []candidate
 	for _, p := range space {
 		cands = append(cands, candidate{prefix: p, hop: network.HopVnetLocal})
 	}
+	covers := func(p netip.Prefix, r netip.Prefix) bool { return p.Bits() <= r.Bits() && p.Contains(r.Addr()) }
 	for _, r := range reservedNone {
-		if defaultUDR || slices.ContainsFunc(space, func(p netip.Prefix) bool { return p.Bits() <= r.Bits() && p.Contains(r.Addr()) }) {
+		if defaultUDR || slices.ContainsFunc(space, func(p netip.Prefix) bool { return covers(p, r) }) ||
+			slices.ContainsFunc(peered, func(p netip.Prefix) bool { return covers(p, r) }) {
 			continue
 		}
 		cands = append(cands, candidate{prefix: r, hop: network.HopNone})
