@@ -369,6 +369,9 @@ func (e *Engine) serviceEndpointRoute(se network.ServiceEndpoint, vnetLocation s
 	var names []string
 	for _, loc := range locs {
 		t := e.regionalTag(fam, loc)
+		if t == nil && !e.hasRegionalTags(fam) {
+			t, _ = e.tags.Lookup(fam) // a global service (e.g. Microsoft.CognitiveServices)
+		}
 		if t == nil {
 			return tagRoute{}, fmt.Errorf("service endpoint %s: no tag %s.<region> for location %q", se.Service, fam, loc)
 		}
@@ -393,6 +396,18 @@ func (e *Engine) regionalTag(family, location string) *servicetag.Tag {
 		}
 	}
 	return nil
+}
+
+// hasRegionalTags reports whether a tag family has any regional tag.
+func (e *Engine) hasRegionalTags(family string) bool {
+	for _, n := range e.tags.Names() {
+		if len(n) > len(family)+1 && strings.EqualFold(n[:len(family)+1], family+".") {
+			if t, _ := e.tags.Lookup(n); t != nil && t.Region != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (e *Engine) userRoute(r *network.Route) (userRoute, error) {
@@ -521,12 +536,15 @@ func (e *Engine) Subnet(id string) (*Subnet, bool) {
 // IPConfigFor returns the NIC's ip configuration holding addr; with an
 // invalid addr, the primary one.
 func (n *NIC) IPConfigFor(addr netip.Addr) (*IPConfig, error) {
+	if len(n.IPConfigs) == 0 {
+		return nil, fmt.Errorf("network interface %s has no ip configuration with an IPv4 privateIPAddress in a known subnet; give its address as az network nic show prints it", n.Name)
+	}
 	for _, ic := range n.IPConfigs {
 		if (addr.IsValid() && ic.Addr == addr) || (!addr.IsValid() && ic.Primary) {
 			return ic, nil
 		}
 	}
-	if !addr.IsValid() && len(n.IPConfigs) > 0 {
+	if !addr.IsValid() {
 		return n.IPConfigs[0], nil
 	}
 	var have []string

@@ -30,6 +30,10 @@ func (v *validator) nic(n *NetworkInterface) *armerror.List {
 		v.reference(&l, "properties.networkSecurityGroup.id", g.ID, TypeNetworkSecurityGroup,
 			"network security group", "az network nsg show", func(k string) bool { _, ok := v.idx.NSGs[k]; return ok })
 	}
+	if len(n.Properties.IPConfigurations) == 0 {
+		l.Addf(CodeInvalidResourceReference, "properties.ipConfigurations",
+			"network interface %s has no ip configuration; give at least one, with its subnet and privateIPAddress (as az network nic show prints them)", n.Name)
+	}
 	names := newDupNames("ip configuration")
 	for i := range n.Properties.IPConfigurations {
 		c := &n.Properties.IPConfigurations[i]
@@ -53,7 +57,7 @@ func (v *validator) nic(n *NetworkInterface) *armerror.List {
 			}
 		}
 		if p.PrivateIPAddress == "" {
-			continue
+			continue // dynamic: assigned on create
 		}
 		target := base + ".properties.privateIPAddress"
 		a, err := netip.ParseAddr(p.PrivateIPAddress)

@@ -893,6 +893,8 @@ func TestValidateNIC(t *testing.T) {
 			[]finding{{CodeInvalidResourceReference, "properties.ipConfigurations[0].properties.subnet.id"}}},
 		{"no subnet", &NetworkInterface{Properties: NICProperties{IPConfigurations: []IPConfiguration{{Name: "c"}}}}, idx,
 			[]finding{{CodeInvalidResourceReference, "properties.ipConfigurations[0].properties.subnet"}}},
+		{"no ip configuration", &NetworkInterface{Meta: Meta{Name: "empty"}}, idx,
+			[]finding{{CodeInvalidResourceReference, "properties.ipConfigurations"}}},
 		{"NSG and ASG not loaded", func() *NetworkInterface {
 			n := nic("10.0.1.4", trainID)
 			n.Properties.NetworkSecurityGroup = &SubResource{ID: nsgID + "x"}

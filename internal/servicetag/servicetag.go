@@ -86,6 +86,10 @@ func Load(r io.Reader) (*Registry, error) {
 
 // FromFile builds a registry from a decoded file.
 func FromFile(f *File) (*Registry, error) {
+	if len(f.Values) == 0 {
+		return nil, armerror.New("InvalidServiceTagFile", "values",
+			"the service tag file has no tags under \"values\": want the ServiceTags_Public.json format, {\"changeNumber\", \"cloud\", \"values\": [{\"name\", \"properties\": {\"addressPrefixes\": [...]}}]}")
+	}
 	reg := &Registry{cloud: f.Cloud, changeNumber: f.ChangeNumber, byName: make(map[string]*Tag, len(f.Values))}
 	var errs armerror.List
 	for i, v := range f.Values {

@@ -66,6 +66,11 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(strings.NewReader(`{"values":`)); err == nil {
 		t.Fatal("truncated file accepted")
 	}
+	for _, empty := range []string{`{}`, `{"values":[]}`, `{"changeNumber":1,"cloud":"Public"}`} {
+		if e, ok := armerror.As(func() error { _, err := Load(strings.NewReader(empty)); return err }()); !ok || e.Target != "values" {
+			t.Errorf("Load(%s) = %v; want an InvalidServiceTagFile error on values", empty, e)
+		}
+	}
 }
 
 func TestComputedTags(t *testing.T) {

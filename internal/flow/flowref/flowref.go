@@ -530,6 +530,20 @@ func serviceEndpointPrefixes(tags *servicetag.Registry, se network.ServiceEndpoi
 		return nil
 	}
 	var out []netip.Prefix
+	// A family without any regional tag is a global service: its global tag.
+	regional := false
+	for _, name := range tags.Names() {
+		t, _ := tags.Lookup(name)
+		if strings.HasPrefix(strings.ToLower(name), strings.ToLower(family)+".") && t.Region != "" {
+			regional = true
+		}
+	}
+	if !regional {
+		if t, ok := tags.Lookup(family); ok {
+			return t.V4
+		}
+		return nil
+	}
 	for _, loc := range locs {
 		t := regionalTag(tags, family, loc)
 		if t == nil {
