@@ -3,8 +3,11 @@ package network
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
@@ -63,16 +66,20 @@ func (s *Snapshot) DecodeBytes(source string, data []byte) error {
 				paths = append(paths, fmt.Sprintf("value[%d]", i))
 			}
 		} else if rs, ok := probe["resources"]; ok && (probe["$schema"] != nil || probe["contentVersion"] != nil) {
-			if err := json.Unmarshal(rs, &items); err != nil {
+			var top []json.RawMessage
+			if err := json.Unmarshal(rs, &top); err != nil {
 				return jsonError(source, "resources", rs, err)
 			}
+			for i, raw := range top {
+				flattenTemplate(raw, fmt.Sprintf("resources[%d]", i), "", "", &items, &paths)
+			}
 			for i := range items {
-				p := fmt.Sprintf("resources[%d]", i)
-				if expr := findExpression(items[i], p); expr != nil {
-					errs.Add(rooted(source, "", expr))
+				if exprs := findExpressions(items[i], paths[i]); len(exprs) > 0 {
+					for _, e := range exprs {
+						errs.Add(rooted(source, "", e))
+					}
 					items[i] = nil
 				}
-				paths = append(paths, p)
 			}
 		} else {
 			items, paths = []json.RawMessage{data}, []string{""}
@@ -118,10 +125,10 @@ func jsonError(source, path string, data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case asErr(err, &se):
+	case errors.As(err, &se):
 		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
 		msg = fmt.Sprintf("line %d: %v", line, se)
-	case asErr(err, &te):
+	case errors.As(err, &te):
 		field := te.Field
 		if path != "" && field != "" {
 			field = path + "." + field
@@ -140,68 +147,76 @@ func jsonError(source, path string, data []byte, err error) error {
 	return armerror.New("InvalidRequestContent", errTarget(source, path), "%s is not valid JSON: %s", source, msg)
 }
 
-func asErr[T error](err error, target *T) bool {
-	for e := err; e != nil; {
-		if t, ok := e.(T); ok {
-			*target = t
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
+// flattenTemplate appends a template resource and, after it, its nested
+// child resources ("resources": [...]) as standalone children: a nested
+// child's type and name are relative to its parent's, as ARM resolves them
+// ("subnets" under a virtual network is Microsoft.Network/virtualNetworks/subnets,
+// named "vnet/subnet").
+func flattenTemplate(raw json.RawMessage, path, parentType, parentName string, items *[]json.RawMessage, paths *[]string) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		*items, *paths = append(*items, raw), append(*paths, path) // decodeOne reports it
+		return
 	}
-	return false
+	var typ, name string
+	_ = json.Unmarshal(obj["type"], &typ)
+	_ = json.Unmarshal(obj["name"], &name)
+	if parentType != "" {
+		if !strings.Contains(typ, "/") {
+			typ = parentType + "/" + typ
+			obj["type"], _ = json.Marshal(typ)
+		}
+		if !strings.Contains(name, "/") {
+			name = parentName + "/" + name
+			obj["name"], _ = json.Marshal(name)
+		}
+	}
+	nested := obj["resources"]
+	delete(obj, "resources")
+	flat, err := json.Marshal(obj)
+	if err != nil {
+		flat = raw
+	}
+	*items, *paths = append(*items, flat), append(*paths, path)
+	var children []json.RawMessage
+	if len(nested) > 0 && json.Unmarshal(nested, &children) == nil {
+		for j, c := range children {
+			flattenTemplate(c, fmt.Sprintf("%s.resources[%d]", path, j), typ, name, items, paths)
+		}
+	}
 }
 
-// findExpression reports the first ARM template expression ("[...]") in a
+// findExpressions reports every ARM template expression ("[...]") in a
 // template resource; vnetml reads literal values only.
-func findExpression(raw json.RawMessage, path string) *armerror.Error {
+func findExpressions(raw json.RawMessage, path string) []*armerror.Error {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil // decodeOne reports it
 	}
-	var walk func(v any, p string) *armerror.Error
-	walk = func(v any, p string) *armerror.Error {
+	var out []*armerror.Error
+	var walk func(v any, p string)
+	walk = func(v any, p string) {
 		switch t := v.(type) {
 		case string:
 			if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") && !strings.HasPrefix(t, "[[") {
-				return armerror.New("InvalidTemplate", p,
-					"template expression %s is not supported: vnetml reads templates with literal values only; replace it with its value (az deployment group export, or the resource's own JSON from az ... show)", t)
+				out = append(out, armerror.New("InvalidTemplate", p,
+					"template expression %s is not supported: vnetml reads templates with literal values only; replace it with its value (az deployment group export, or the resource's own JSON from az ... show)", t))
 			}
 		case []any:
 			for i, e := range t {
-				if err := walk(e, fmt.Sprintf("%s[%d]", p, i)); err != nil {
-					return err
-				}
+				walk(e, fmt.Sprintf("%s[%d]", p, i))
 			}
 		case map[string]any:
-			for _, k := range sortedKeys(t) {
+			for _, k := range slices.Sorted(maps.Keys(t)) {
 				if k == "dependsOn" || k == "apiVersion" || k == "condition" || k == "copy" || k == "comments" {
 					continue
 				}
-				if err := walk(t[k], p+"."+k); err != nil {
-					return err
-				}
+				walk(t[k], p+"."+k)
 			}
 		}
-		return nil
 	}
-	return walk(v, path)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
+	walk(v, path)
+	return out
 }
 
 // header is what decodeOne reads first to dispatch on the type.
