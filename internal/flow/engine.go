@@ -24,7 +24,7 @@ type Engine struct {
 	byName   map[string][]*NIC  // by lower-cased name
 	byAddr   map[netip.Addr][]*IPConfig
 	byPublic map[netip.Addr]*IPConfig // public IP -> the ip configuration it translates to
-	fw       map[string]*firewall     // storage accounts and key vaults by id key
+	fw       map[string]*firewall     // storage accounts and key vaults by id, as written and folded
 	nsgs     map[[2]string]*NSG       // (nsg key, subnet key)
 	pairs    map[[2]*NSG][2]*pairTable
 	warns    []error
@@ -47,8 +47,6 @@ type Subnet struct {
 	NSG      *NSG // nil when none is attached
 	routes   *routeSet
 	scope    *scope
-	// ServiceEndpoints are the services (e.g. Microsoft.Storage) enabled.
-	ServiceEndpoints []string
 }
 
 // NIC is a compiled network interface.
@@ -289,7 +287,6 @@ func (e *Engine) compileSubnet(v *VNet, s *network.Subnet, vnets map[string]*VNe
 		in.endpoints = append(in.endpoints, pe[p]...)
 	}
 	for _, se := range s.Properties.ServiceEndpoints {
-		cs.ServiceEndpoints = append(cs.ServiceEndpoints, se.Service)
 		tr, err := e.serviceEndpointRoute(se, v.Location)
 		if err != nil {
 			e.warnf("subnet %s: %v", s.Name, err)

@@ -16,45 +16,42 @@ const (
 // firewall is a compiled networkAcls of a storage account or key vault.
 type firewall struct {
 	ID, Name, Kind, Location string
-	present                  bool // networkAcls given
 	defaultAllow             bool
 	publicDisabled           bool
 	bypassAzure              bool
-	bypassLogging            bool
-	bypassMetrics            bool
 	ipRules                  []netip.Prefix
 	ipText                   []string
-	vnetRules                map[string]string // subnet id key -> subnet id
+	vnetRules                map[string]int // subnet id (as written, and folded) -> index in virtualNetworkRules
+	vnetText                 []string
+	resourceRules            map[string]int // resource id key -> index in resourceAccessRules
+	resourceText             []string
 }
 
 func (e *Engine) compileFirewalls() {
+	add := func(f *firewall) { e.fw[f.ID], e.fw[network.Key(f.ID)] = f, f } // as written, and folded
 	for i := range e.snap.StorageAccounts {
 		a := &e.snap.StorageAccounts[i]
-		e.fw[network.Key(a.ID)] = newFirewall(a.ID, a.Name, KindStorage, a.Location, a.Properties.NetworkAcls, a.Properties.PublicNetworkAccess)
+		add(newFirewall(a.ID, a.Name, KindStorage, a.Location, a.Properties.NetworkAcls, a.Properties.PublicNetworkAccess))
 	}
 	for i := range e.snap.KeyVaults {
 		v := &e.snap.KeyVaults[i]
-		e.fw[network.Key(v.ID)] = newFirewall(v.ID, v.Name, KindKeyVault, v.Location, v.Properties.NetworkAcls, v.Properties.PublicNetworkAccess)
+		add(newFirewall(v.ID, v.Name, KindKeyVault, v.Location, v.Properties.NetworkAcls, v.Properties.PublicNetworkAccess))
 	}
 }
 
 func newFirewall(id, name, kind, loc string, acls *network.NetworkRuleSet, public string) *firewall {
-	f := &firewall{ID: id, Name: name, Kind: kind, Location: loc, defaultAllow: true, bypassAzure: kind == KindStorage,
-		publicDisabled: strings.EqualFold(public, "Disabled"), vnetRules: map[string]string{}}
+	f := &firewall{ID: id, Name: name, Kind: kind, Location: loc, defaultAllow: true, bypassAzure: true,
+		publicDisabled: strings.EqualFold(public, "Disabled"), vnetRules: map[string]int{}, resourceRules: map[string]int{}}
 	if acls == nil {
 		return f
 	}
-	f.present = true
 	f.defaultAllow = !strings.EqualFold(acls.DefaultAction, network.AccessDeny)
-	f.bypassAzure = acls.Bypass == "" // both services default to AzureServices (spec §5, §6)
+	// Both services default to AzureServices (spec §5, §6). Logging and
+	// Metrics concern reads of storage analytics, which vnetml does not serve.
+	f.bypassAzure = acls.Bypass == ""
 	for _, tok := range strings.Split(acls.Bypass, ",") {
-		switch strings.ToLower(strings.TrimSpace(tok)) {
-		case "azureservices":
+		if strings.EqualFold(strings.TrimSpace(tok), "AzureServices") {
 			f.bypassAzure = true
-		case "logging":
-			f.bypassLogging = true
-		case "metrics":
-			f.bypassMetrics = true
 		}
 	}
 	for _, r := range acls.IPRules {
@@ -68,7 +65,14 @@ func newFirewall(id, name, kind, loc string, acls *network.NetworkRuleSet, publi
 		case "deprovisioning", "failed", "networksourcedeleted":
 			continue
 		}
-		f.vnetRules[network.Key(r.ID)] = r.ID
+		f.vnetRules[r.ID] = len(f.vnetText)
+		f.vnetRules[network.Key(r.ID)] = len(f.vnetText)
+		f.vnetText = append(f.vnetText, r.ID)
+	}
+	for _, r := range acls.ResourceAccessRules {
+		f.resourceRules[r.ResourceID] = len(f.resourceText)
+		f.resourceRules[network.Key(r.ResourceID)] = len(f.resourceText)
+		f.resourceText = append(f.resourceText, r.ResourceID)
 	}
 	return f
 }
@@ -87,62 +91,153 @@ type Caller struct {
 	SameRegion bool
 	// Trusted marks a trusted Azure service (firewall bypass AzureServices).
 	Trusted bool
+	// Resource is the resource id of a calling resource instance (e.g. a
+	// workspace with a managed identity), matched by resourceAccessRules.
+	Resource string
 }
 
-// FirewallVerdict is a service firewall's decision.
+// FirewallRule says which part of networkAcls decided.
+type FirewallRule uint8
+
+// Firewall rules, in the order they are consulted.
+const (
+	RuleBypass          FirewallRule = iota + 1 // bypass AzureServices, for a trusted caller
+	RulePrivateEndpoint                         // arrived through a private endpoint
+	RulePublicDisabled                          // publicNetworkAccess Disabled
+	RuleDefaultAllow                            // defaultAction Allow
+	RuleResourceAccess                          // resourceAccessRules[Index]
+	RuleVirtualNetwork                          // virtualNetworkRules[Index]
+	RuleIP                                      // ipRules[Index]
+	RuleDefaultDeny                             // defaultAction Deny
+)
+
+// FirewallVerdict is a service firewall's decision: a verdict and the rule
+// that decided (its text is built only by RuleText).
 type FirewallVerdict struct {
-	Access  Verdict
-	Rule    string // e.g. "defaultAction Allow", "ipRules[0] 203.0.113.0/24", "virtualNetworkRules: <subnet>"
-	Code    string // on denial: AuthorizationFailure (storage) or ForbiddenByFirewall (key vault)
-	Service string // the service's name
-	Kind    string
+	Access Verdict
+	Rule   FirewallRule
+	Index  int // of the deciding resource, virtual network or IP rule
+	fw     *firewall
+}
+
+// Service names the storage account or key vault.
+func (v FirewallVerdict) Service() string { return v.fw.Name }
+
+// Kind is KindStorage or KindKeyVault.
+func (v FirewallVerdict) Kind() string { return v.fw.Kind }
+
+// Code is Azure's error code of a denial: AuthorizationFailure (storage) or
+// ForbiddenByFirewall (key vault); empty when allowed.
+func (v FirewallVerdict) Code() string {
+	switch {
+	case v.Access == Allow:
+		return ""
+	case v.fw.Kind == KindKeyVault:
+		return "ForbiddenByFirewall"
+	}
+	return "AuthorizationFailure"
+}
+
+// RuleText renders the deciding rule, e.g. "ipRules 203.0.113.0/24".
+func (v FirewallVerdict) RuleText() string {
+	switch v.Rule {
+	case RuleBypass:
+		return "bypass AzureServices"
+	case RulePrivateEndpoint:
+		return "private endpoint"
+	case RulePublicDisabled:
+		return "publicNetworkAccess Disabled"
+	case RuleDefaultAllow:
+		return "defaultAction Allow"
+	case RuleResourceAccess:
+		return "resourceAccessRules " + v.fw.resourceText[v.Index]
+	case RuleVirtualNetwork:
+		return "virtualNetworkRules " + v.fw.vnetText[v.Index]
+	case RuleIP:
+		return "ipRules " + v.fw.ipText[v.Index]
+	}
+	return "defaultAction Deny"
 }
 
 // Firewall decides whether a caller may use a storage account's or key
 // vault's data plane (spec §5, §6). Control-plane calls are never filtered.
+// It allocates nothing.
 func (e *Engine) Firewall(serviceID string, c Caller) (FirewallVerdict, bool) {
-	f, ok := e.fw[network.Key(serviceID)]
+	f, ok := lookupID(e.fw, serviceID)
 	if !ok {
 		return FirewallVerdict{}, false
 	}
 	return f.decide(c), true
 }
 
+// lookupID finds an id in a map holding ids as written and folded
+// (network.Key): the id as given first, then folded into a stack buffer, so
+// that a lookup allocates nothing.
+func lookupID[V any](m map[string]V, id string) (V, bool) {
+	if v, ok := m[id]; ok {
+		return v, true
+	}
+	var buf [512]byte
+	if len(id) > len(buf) {
+		v, ok := m[network.Key(id)]
+		return v, ok
+	}
+	b := buf[:0]
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 0x80: // not ASCII: fold as network.Key does
+			v, ok := m[network.Key(id)]
+			return v, ok
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	for len(b) > 0 && b[len(b)-1] == '/' {
+		b = b[:len(b)-1]
+	}
+	v, ok := m[string(b)]
+	return v, ok
+}
+
 func (f *firewall) decide(c Caller) FirewallVerdict {
-	v := FirewallVerdict{Access: Allow, Service: f.Name, Kind: f.Kind}
+	v := FirewallVerdict{Access: Allow, fw: f}
 	switch {
 	case c.Trusted && f.bypassAzure:
-		v.Rule = "bypass AzureServices" // highest precedence, even with public access disabled
+		v.Rule = RuleBypass // highest precedence, even with public access disabled
 		return v
 	case c.PrivateEndpoint:
-		v.Rule = "private endpoint"
+		v.Rule = RulePrivateEndpoint
 		return v
 	case f.publicDisabled:
-		v.Rule = "publicNetworkAccess Disabled"
+		v.Rule = RulePublicDisabled
 	case f.defaultAllow:
-		v.Rule = "defaultAction Allow"
+		v.Rule = RuleDefaultAllow
 		return v
 	default:
+		if c.Resource != "" {
+			if i, ok := lookupID(f.resourceRules, c.Resource); ok {
+				v.Rule, v.Index = RuleResourceAccess, i
+				return v
+			}
+		}
 		if c.Subnet != "" {
-			if _, ok := f.vnetRules[network.Key(c.Subnet)]; ok {
-				v.Rule = "virtualNetworkRules " + c.Subnet
+			if i, ok := lookupID(f.vnetRules, c.Subnet); ok {
+				v.Rule, v.Index = RuleVirtualNetwork, i
 				return v
 			}
 		}
 		if !c.SameRegion && c.Subnet == "" && c.Addr.Is4() {
 			for i, p := range f.ipRules {
 				if p.Contains(c.Addr) {
-					v.Rule = "ipRules " + f.ipText[i]
+					v.Rule, v.Index = RuleIP, i
 					return v
 				}
 			}
 		}
-		v.Rule = "defaultAction Deny"
+		v.Rule = RuleDefaultDeny
 	}
 	v.Access = Deny
-	v.Code = "AuthorizationFailure"
-	if f.Kind == KindKeyVault {
-		v.Code = "ForbiddenByFirewall"
-	}
 	return v
 }

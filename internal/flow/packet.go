@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 
 	"github.com/vnetml/vnetml/internal/network"
 )
@@ -44,25 +45,12 @@ func (d Direction) String() string {
 // ParseDirection parses Inbound or Outbound, case-insensitively.
 func ParseDirection(s string) (Direction, bool) {
 	switch {
-	case equalFold(s, "Inbound"):
+	case strings.EqualFold(s, "Inbound"):
 		return Inbound, true
-	case equalFold(s, "Outbound"):
+	case strings.EqualFold(s, "Outbound"):
 		return Outbound, true
 	}
 	return 0, false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Packet is the 5-tuple a decision is made on. Addresses are IPv4; ports

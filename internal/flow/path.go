@@ -22,6 +22,9 @@ type Endpoint struct {
 	Service string
 	// Trusted marks a source calling as a trusted Azure service.
 	Trusted bool
+	// Resource is the resource id of a calling resource instance, matched
+	// by a firewall's resourceAccessRules (sources only).
+	Resource string
 }
 
 // Stage names a hop of a path.
@@ -136,7 +139,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		v.Access = Deny
 		return v, nil
 	}
-	caller := Caller{Addr: src.Addr, Trusted: src.Trusted}
+	caller := Caller{Addr: src.Addr, Trusted: src.Trusted, Resource: src.Resource}
 	srcLocation := "" // the region of a VNet source leaving without an endpoint
 	lastHop := ""     // the next hop type that delivered a NIC source's packet
 
@@ -242,10 +245,10 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		if !ok {
 			return PathVerdict{}, &QueryError{"destination", fmt.Errorf("service %s: %w", dst.Service, ErrNotFound)}
 		}
-		h := Hop{Stage: StageFirewall, Access: fv.Access, Resource: dst.Service, Name: fv.Service, Rule: fv.Rule, Code: fv.Code,
-			Where: fv.Kind + " account " + fv.Service}
-		if fv.Kind == KindKeyVault {
-			h.Where = "key vault " + fv.Service
+		h := Hop{Stage: StageFirewall, Access: fv.Access, Resource: dst.Service, Name: fv.Service(), Rule: fv.RuleText(), Code: fv.Code(),
+			Where: "storage account " + fv.Service()}
+		if fv.Kind() == KindKeyVault {
+			h.Where = "key vault " + fv.Service()
 		}
 		if fv.Access == Deny {
 			h.Hint = e.firewallHint(fv, caller, srcIC)
@@ -464,18 +467,18 @@ func (e *Engine) tagOf(a netip.Addr) string {
 
 func (e *Engine) firewallHint(fv FirewallVerdict, c Caller, src *IPConfig) string {
 	svc := "Microsoft.Storage"
-	if fv.Kind == KindKeyVault {
+	if fv.Kind() == KindKeyVault {
 		svc = "Microsoft.KeyVault"
 	}
 	switch {
-	case fv.Rule == "publicNetworkAccess Disabled":
-		return fmt.Sprintf("public network access to %s is disabled: reach it through a private endpoint, or as a trusted service", fv.Service)
+	case fv.Rule == RulePublicDisabled:
+		return fmt.Sprintf("public network access to %s is disabled: reach it through a private endpoint, or as a trusted service", fv.Service())
 	case src != nil && c.Subnet == "":
-		return fmt.Sprintf("enable the %s service endpoint on subnet %s and add the subnet to %s's virtual network rules", svc, src.Subnet.Name, fv.Service)
+		return fmt.Sprintf("enable the %s service endpoint on subnet %s and add the subnet to %s's virtual network rules", svc, src.Subnet.Name, fv.Service())
 	case src != nil:
-		return fmt.Sprintf("add subnet %s to %s's virtual network rules", src.Subnet.Name, fv.Service)
+		return fmt.Sprintf("add subnet %s to %s's virtual network rules", src.Subnet.Name, fv.Service())
 	case c.Trusted:
-		return fmt.Sprintf("allow trusted Microsoft services (bypass AzureServices) on %s", fv.Service)
+		return fmt.Sprintf("allow trusted Microsoft services (bypass AzureServices) on %s", fv.Service())
 	}
-	return fmt.Sprintf("add %s to %s's ipRules, or call from an allowed virtual network", c.Addr, fv.Service)
+	return fmt.Sprintf("add %s to %s's ipRules, or call from an allowed virtual network", c.Addr, fv.Service())
 }

@@ -35,8 +35,9 @@ func amlNet(t testing.TB, nsgRules []string, routes, subnetExtra, storageACL, va
 }
 
 const (
-	storageID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/mystore"
-	vaultID   = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/myvault"
+	workspaceID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+	storageID   = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/mystore"
+	vaultID     = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/myvault"
 )
 
 var allowBNM = rule("allow-bnm", 120, "Inbound", "Allow", "Tcp",
@@ -138,6 +139,10 @@ func TestStorageFirewall(t *testing.T) { // spec §5
 		{"trusted service with bypass", denyWithVNet, "", trusted, flow.Allow, "bypass AzureServices", ""},
 		{"trusted service without bypass", `"networkAcls":{"defaultAction":"Deny","bypass":"None"}`, "", trusted, flow.Deny, "defaultAction Deny", "bypass AzureServices"},
 		{"public access disabled", `"publicNetworkAccess":"Disabled"`, "", laptop, flow.Deny, "publicNetworkAccess Disabled", "private endpoint"},
+		{"resource instance rule", `"networkAcls":{"defaultAction":"Deny","bypass":"None","resourceAccessRules":[{"resourceId":"` + workspaceID + `"}]}`, "",
+			flow.Endpoint{Addr: ip("198.18.0.10"), Resource: workspaceID}, flow.Allow, "resourceAccessRules " + workspaceID, ""},
+		{"other resource instance", `"networkAcls":{"defaultAction":"Deny","bypass":"None","resourceAccessRules":[{"resourceId":"` + workspaceID + `"}]}`, "",
+			flow.Endpoint{Addr: ip("198.18.0.10"), Resource: workspaceID + "2"}, flow.Deny, "defaultAction Deny", "ipRules"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -215,5 +220,15 @@ func TestTracker(t *testing.T) {
 	tr.Forget(k)
 	if tr.Len() != 0 || tr.Established(k.Reverse()) {
 		t.Fatal("Forget left the flow")
+	}
+}
+
+// A firewall decision allocates nothing: the data plane asks it per request.
+func TestFirewallAllocatesNothing(t *testing.T) {
+	acl := `"networkAcls":{"defaultAction":"Deny","ipRules":[{"value":"203.0.113.0/28"}],"virtualNetworkRules":[{"id":"` + subnetID("mynetwork", "default") + `"}]}`
+	e := amlNet(t, nil, "", "", acl, "")
+	c := flow.Caller{Addr: ip("203.0.113.9"), Subnet: subnetID("mynetwork", "other")}
+	if a := testing.AllocsPerRun(1000, func() { e.Firewall(storageID, c) }); a != 0 {
+		t.Errorf("Firewall allocates %v times per call", a)
 	}
 }

@@ -1,9 +1,5 @@
 package network
 
-import (
-	"strings"
-)
-
 // Snapshot is a set of resources: what the flow engine compiles. Child
 // resources (subnets, peerings, security rules, routes) live inside their
 // parents. The zero value is an empty snapshot.
@@ -207,33 +203,4 @@ func NewIndex(s *Snapshot) *Index {
 		x.Vaults[Key(s.KeyVaults[i].ID)] = &s.KeyVaults[i]
 	}
 	return x
-}
-
-// FindNIC resolves a NIC by full id or, failing that, by name; a name shared
-// by several NICs is ambiguous.
-func (x *Index) FindNIC(ref string) (*NetworkInterface, error) {
-	if n, ok := x.NICs[Key(ref)]; ok {
-		return n, nil
-	}
-	var found []*NetworkInterface
-	for _, n := range x.NICs {
-		if strings.EqualFold(n.Name, ref) {
-			found = append(found, n)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return nil, notFound("NetworkInterface", ref, x.nicNames())
-	}
-	return nil, &NotFoundError{Kind: "NetworkInterface", Ref: ref, Ambiguous: true}
-}
-
-func (x *Index) nicNames() []string {
-	var out []string
-	for _, n := range x.NICs {
-		out = append(out, n.Name)
-	}
-	return out
 }

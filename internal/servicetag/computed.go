@@ -78,6 +78,3 @@ func (r *Registry) InternetSet(vnet *netipx.IPSet) *netipx.IPSet {
 	set, _ := b.IPSet()
 	return set
 }
-
-// AzureLoadBalancerPrefixes is the AzureLoadBalancer tag: the host VIP.
-func AzureLoadBalancerPrefixes() []netip.Prefix { return []netip.Prefix{HostVIP} }
