@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"go4.org/netipx"
 
+	"github.com/gaissmai/bart"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
 )
@@ -28,6 +30,9 @@ type Engine struct {
 	nsgs     map[[2]string]*NSG       // (nsg key, subnet key)
 	pairs    map[[2]*NSG][2]*pairTable
 	warns    []error
+
+	tagIndexOnce sync.Once           // builds tagIndex for explanations
+	tagIndex     *bart.Table[string] // tag prefix -> tag name
 }
 
 // VNet is a compiled virtual network.

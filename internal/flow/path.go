@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gaissmai/bart"
+
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
 )
@@ -447,22 +449,34 @@ func (e *Engine) nsgHint(d Decision, r *Rule, p *Packet) string {
 }
 
 // tagOf names a service tag holding a, preferring a global tag over a
-// regional one and skipping the catch-all AzureCloud tags.
+// regional one and skipping the catch-all AzureCloud tags. The table it
+// reads is built once, on the first explanation.
 func (e *Engine) tagOf(a netip.Addr) string {
-	best := ""
+	e.tagIndexOnce.Do(e.buildTagIndex)
+	name, _ := e.tagIndex.Lookup(a)
+	return name
+}
+
+// buildTagIndex maps every prefix of every tag to its preferred name. A
+// longest-prefix match then finds the most specific tag's prefix; among
+// tags sharing a prefix, a global name wins over a regional one.
+func (e *Engine) buildTagIndex() {
+	t := new(bart.Table[string])
 	for _, name := range e.tags.Names() {
 		if strings.HasPrefix(strings.ToLower(name), "azurecloud") {
 			continue
 		}
-		t, _ := e.tags.Lookup(name)
-		if !containsAddr(t.V4, a) {
-			continue
-		}
-		if best == "" || (strings.Contains(best, ".") && !strings.Contains(name, ".")) {
-			best = name
+		tag, _ := e.tags.Lookup(name)
+		for _, p := range tag.V4 {
+			t.Modify(p, func(old string, ok bool) (string, bool) {
+				if !ok || strings.Contains(old, ".") && !strings.Contains(name, ".") {
+					return name, false
+				}
+				return old, false
+			})
 		}
 	}
-	return best
+	e.tagIndex = t
 }
 
 func (e *Engine) firewallHint(fv FirewallVerdict, c Caller, src *IPConfig) string {
