@@ -18,7 +18,7 @@ var forbidden = map[string][]string{
 	"internal/network":    {"net/http", "os", module + "internal/flow", module + "internal/store", module + "internal/apiserver"},
 	"internal/servicetag": {"net/http", module + "internal/flow", module + "internal/store"},
 	"internal/flow":       {"net/http", "os", "os/exec", "database/sql", module + "internal/store", module + "internal/apiserver", module + "internal/cli"},
-	"internal/cli":        {module + "internal/apiserver", module + "internal/store"},
+	"internal/cli":        {module + "internal/apiserver", module + "internal/store", module + "internal/fabric"},
 }
 
 // exceptions are subpackages whose own job needs what their parent may not.

@@ -106,7 +106,7 @@ func (sc *scope) expandSide(prefix string, prefixes []string, asgs []network.Sub
 	var errs []string
 	add := func(s string) {
 		switch {
-		case s == "*" || strings.EqualFold(s, "Any"):
+		case s == "*":
 			b.AddPrefix(allV4)
 		case strings.EqualFold(s, servicetag.VirtualNetwork):
 			b.AddSet(sc.vnet)

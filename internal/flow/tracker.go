@@ -21,7 +21,8 @@ func (k FlowKey) Reverse() FlowKey { return FlowKey{Proto: k.Proto, Src: k.Dst, 
 // whatever the rules of the reverse direction say, and so that flows
 // admitted before an engine swap survive it (spec §1.5: NSGs are stateful,
 // and rule edits affect new flows only). It is safe for concurrent use; the
-// zero value is ready.
+// zero value is ready. Entries live until Forget: a data plane forgets a
+// flow when its connection closes (it does not yet expire idle flows).
 type Tracker struct {
 	mu    sync.RWMutex
 	flows map[FlowKey]struct{}
