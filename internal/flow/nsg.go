@@ -42,6 +42,7 @@ func (n *NSG) Rules(d Direction) []Rule { return n.dirs[d].rules }
 // nsgTable is one direction of a compiled NSG.
 type nsgTable struct {
 	rules        []Rule
+	deny         []uint64 // bit i: rules[i] denies (read per decision; Rule is large)
 	slab         slabView
 	src, dst     partition
 	sport, dport partition
@@ -251,7 +252,12 @@ func compileNSG(n *network.NetworkSecurityGroup, subnetID string, sc *scope) (*N
 }
 
 func buildTable(rules []Rule) nsgTable {
-	t := nsgTable{rules: rules}
+	t := nsgTable{rules: rules, deny: make([]uint64, (len(rules)+63)/64)}
+	for i, r := range rules {
+		if r.Access == Deny {
+			t.deny[i/64] |= 1 << (i % 64)
+		}
+	}
 	s := newSlab(len(rules))
 	ones := make([]uint64, s.words)
 	for i := range rules {
@@ -333,7 +339,10 @@ func (t *nsgTable) stats() TableStats {
 	parts := []*partition{&t.src, &t.dst, &t.sport, &t.dport}
 	bytes := 8 * len(t.slab.data)
 	for _, p := range parts {
-		bytes += 8*len(p.iv) + 8*len(p.idx)
+		bytes += 8*len(p.iv) + 4*len(p.idx)
 	}
 	return TableStats{Rules: len(t.rules), SrcIntervals: len(t.src.iv), DstIntervals: len(t.dst.iv), Bitsets: len(t.slab.data) / (t.slab.words + 1), Bytes: bytes}
 }
+
+// denies reports whether rule i of the table denies.
+func (t *nsgTable) denies(i int) bool { return t.deny[i/64]&(1<<(i%64)) != 0 }

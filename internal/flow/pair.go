@@ -42,14 +42,16 @@ func (pt *pairTable) decide(dir Direction, p *Packet) Decision {
 	s := &pt.t.slab
 	i := firstCommon(s, k[0], k[1], k[2], k[3], k[4], 0, pt.split)
 	d := Decision{Access: Deny, Dir: dir, Level: pt.firstLevel, NSG: pt.first, Rule: i}
-	if i < 0 || pt.t.rules[i].Access == Deny {
+	if i < 0 || pt.t.denies(i) {
 		return d
 	}
 	j := firstCommon(s, k[0], k[1], k[2], k[3], k[4], pt.split, s.words)
 	d = Decision{Access: Deny, Dir: dir, Level: pt.secondLevel, NSG: pt.second, Rule: -1}
 	if j >= 0 {
 		d.Rule = j - pt.split*64
-		d.Access = pt.t.rules[j].Access
+		if !pt.t.denies(j) {
+			d.Access = Allow
+		}
 	}
 	return d
 }

@@ -15,33 +15,38 @@ import (
 // Bitsets are interned, so intervals that match the same rules share one.
 //
 // A bucket index narrows the search: bucket b holds the points whose top
-// bits (x >> shift) equal b; idx[b].first is the interval that holds the
-// bucket's first point, so the interval of x lies in
-// [idx[b].first, idx[b+1].first]. When the whole bucket lies inside one
-// interval, idx[b].set holds its bitset id + 1 and the lookup ends there.
+// bits (x >> shift) equal b; idx[b] says where the search for x starts
+// (see uniform).
 type partition struct {
 	iv    []interval
-	idx   []bucket
+	idx   []uint32
 	shift uint8
 }
 
-// bucket is an entry of a partition's index; see partition.
-type bucket struct{ first, set uint32 }
+// uniform flags an index entry that holds a bitset id: its whole bucket
+// lies inside one interval. Other entries hold the interval of the
+// bucket's first point. Bitset ids stay far below 2^31.
+const uniform = 1 << 31
 
-// interval keeps an interval's start beside its bitset id, so the last
-// probe of a search brings both into cache at once.
-type interval struct{ start, set uint32 }
-
-// lookup returns the slab id of the bitset for point x: a bucket
-// lookup, then a binary search within the bucket, written out so that it
-// inlines and allocates nothing.
+// lookup returns the slab id of the bitset for point x: a bucket lookup,
+// then a galloping search from the bucket's first interval, written out so
+// that it allocates nothing.
 func (p *partition) lookup(x uint32) uint32 {
-	b := x >> p.shift
-	e := p.idx[b]
-	if e.set != 0 {
-		return e.set - 1
+	e := p.idx[x>>p.shift]
+	if e&uniform != 0 {
+		return e &^ uniform
 	}
-	lo, hi := int(e.first), int(p.idx[b+1].first)+1
+	// Gallop: find hi with iv[hi].start > x (or the end), then bisect.
+	lo, n := int(e), len(p.iv)
+	step, hi := 1, lo+1
+	for hi < n && p.iv[hi].start <= x {
+		lo = hi
+		step <<= 1
+		hi = lo + step
+	}
+	if hi > n {
+		hi = n
+	}
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
 		if p.iv[m].start <= x {
@@ -52,6 +57,10 @@ func (p *partition) lookup(x uint32) uint32 {
 	}
 	return p.iv[lo].set
 }
+
+// interval keeps an interval's start beside its bitset id, so the last
+// probe of a search brings both into cache at once.
+type interval struct{ start, set uint32 }
 
 // span is an inclusive range [lo, hi] of points matched by one rule.
 type span struct {
@@ -167,23 +176,23 @@ func buildPartition(s *slab, spans []span, bits uint8) partition {
 	}
 	p.shift = bits - ib
 	buckets := 1 << ib
-	p.idx = make([]bucket, buckets+1)
+	p.idx = make([]uint32, buckets)
 	j := 0
 	for b := range buckets {
 		first := uint64(b) << p.shift
 		for j+1 < len(p.iv) && uint64(p.iv[j+1].start) <= first {
 			j++
 		}
-		p.idx[b].first = uint32(j)
 		end := uint64(1) << bits // where interval j ends (exclusive)
 		if j+1 < len(p.iv) {
 			end = uint64(p.iv[j+1].start)
 		}
 		if end >= first+1<<p.shift {
-			p.idx[b].set = p.iv[j].set + 1
+			p.idx[b] = uniform | p.iv[j].set
+		} else {
+			p.idx[b] = uint32(j)
 		}
 	}
-	p.idx[buckets].first = uint32(len(p.iv) - 1)
 	return p
 }
 

@@ -72,8 +72,8 @@ func (ic *IPConfig) Decide(dir Direction, p *Packet) Decision {
 		}
 		idx := n.dirs[dir].match(p)
 		d = Decision{Access: Deny, Dir: dir, Level: lvl, NSG: n, Rule: idx}
-		if idx >= 0 {
-			d.Access = n.dirs[dir].rules[idx].Access
+		if idx >= 0 && !n.dirs[dir].denies(idx) {
+			d.Access = Allow
 		}
 		if d.Access == Deny {
 			return d
