@@ -70,9 +70,10 @@ func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vnetml",
 		Short: "An Azure-shaped machine learning workspace in a virtual network, on one machine",
-		Long: `vnetml runs an Azure Machine Learning workspace inside an emulated Azure virtual
-network, and answers Network Watcher's questions about real Azure network
-configurations offline.
+		Long: `vnetml runs machine-learning experiments and inference inside virtual networks
+it enforces, with Azure's semantics. Today it answers Network Watcher's
+questions about Azure network configurations offline: why a flow is allowed
+or denied, where a packet goes, which rules and routes apply.
 
 The network commands are named after az CLI's and read the JSON that
 'az ... show -o json' prints (single resources, arrays, {"value": [...]} list
