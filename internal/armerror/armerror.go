@@ -116,6 +116,15 @@ func (l *List) Len() int { return len(l.Errs) }
 // otherwise an InvalidRequestContent error whose details hold them all (the
 // shape ARM uses for multi-error validation responses).
 func (l *List) Err() error {
+	if e := l.In("the request content"); e != nil {
+		return e
+	}
+	return nil
+}
+
+// In is Err as an *Error, saying where the errors are when there are
+// several: "3 errors in <where>; see details".
+func (l *List) In(where string) *Error {
 	switch len(l.Errs) {
 	case 0:
 		return nil
@@ -124,7 +133,7 @@ func (l *List) Err() error {
 	}
 	return &Error{
 		Code:    "InvalidRequestContent",
-		Message: fmt.Sprintf("The request content has %d errors; see details.", len(l.Errs)),
+		Message: fmt.Sprintf("%d errors in %s; see details", len(l.Errs), where),
 		Details: l.Errs,
 	}
 }

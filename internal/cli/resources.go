@@ -55,7 +55,7 @@ func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*fl
 		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
 	}
 	if l.Len() > 0 {
-		return nil, usageErr(combine(&l, "the command line"))
+		return nil, usageErr(l.In("the command line"))
 	}
 	return r.load(ctx, e)
 }
@@ -66,7 +66,7 @@ func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*fl
 func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) {
 	var l armerror.List
 	if r.check(&l); l.Len() > 0 {
-		return nil, usageErr(combine(&l, "the command line"))
+		return nil, usageErr(l.In("the command line"))
 	}
 	tags, err := r.loadTags(e)
 	if err != nil {
@@ -96,7 +96,7 @@ func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) 
 	}
 	if errs.Len() > 0 {
 		// Validation of a half-read snapshot would only add noise.
-		return nil, combine(&errs, "the resources")
+		return nil, errs.In("the resources")
 	}
 	// Merge standalone child resources file by file, so that a child whose
 	// parent is missing is reported against its own file.
@@ -112,13 +112,13 @@ func (r *resourceFlags) load(ctx context.Context, e *env) (*flow.Engine, error) 
 		}
 	}
 	if errs.Len() > 0 {
-		return nil, combine(&errs, "the resources")
+		return nil, errs.In("the resources")
 	}
 	if err := snap.Validate(tags); err != nil {
 		for _, x := range flatten(err) {
 			errs.Add(org.locate(&snap, x))
 		}
-		return nil, combine(&errs, "the resources")
+		return nil, errs.In("the resources")
 	}
 	eng := flow.Compile(&snap, tags)
 	for _, w := range eng.Warnings() {
@@ -153,7 +153,7 @@ func (r *resourceFlags) loadTags(e *env) (*servicetag.Registry, error) {
 		for _, x := range flatten(err) {
 			l.Add(inFile(name, x))
 		}
-		return nil, combine(&l, "the service tag file")
+		return nil, l.In("the service tag file")
 	}
 	return reg, nil
 }

@@ -160,23 +160,6 @@ const (
 	codeQueriesFailed   = "QueriesFailed"   // some lines of a --queries file were bad
 )
 
-// combine returns nil, the one error of l, or an InvalidRequestContent
-// error whose details hold them all, its message saying where (the command
-// line, the resources, a query) they are.
-func combine(l *armerror.List, what string) *armerror.Error {
-	switch l.Len() {
-	case 0:
-		return nil
-	case 1:
-		return l.Errs[0]
-	}
-	return &armerror.Error{
-		Code:    "InvalidRequestContent",
-		Message: fmt.Sprintf("%d errors in %s", l.Len(), what),
-		Details: l.Errs,
-	}
-}
-
 // usageError is bad input on the command line: reported with a pointer to
 // the command's help.
 type usageError struct{ err *armerror.Error }

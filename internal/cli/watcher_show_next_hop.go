@@ -75,7 +75,7 @@ func (c *showNextHopCmd) run(ctx context.Context, _ []string) error {
 	src := parseAddrFlag(&l, "--source-ip", c.sourceIP, "an address of the network interface")
 	dst := parseAddrFlag(&l, "--dest-ip", c.destIP, "the destination address")
 	if l.Len() > 0 {
-		return usageErr(combine(&l, "the command line"))
+		return usageErr(l.In("the command line"))
 	}
 	eng, err := c.res.load(ctx, c.env)
 	if err != nil {

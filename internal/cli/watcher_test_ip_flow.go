@@ -113,7 +113,7 @@ func (c *testIPFlowCmd) run(ctx context.Context, _ []string) error {
 	c.res.check(&l)
 	q := parseVerifyQuery(&l, verifyInput{c.nic, c.direction, c.protocol, c.local, c.remote}, "--")
 	if l.Len() > 0 {
-		return usageErr(combine(&l, "the command line"))
+		return usageErr(l.In("the command line"))
 	}
 	eng, err := c.res.load(ctx, c.env)
 	if err != nil {
@@ -410,7 +410,7 @@ func answerQueryLine(eng *flow.Engine, line []byte, long bool) (flow.VerifyResul
 	var l armerror.List
 	q := parseVerifyQuery(&l, in, "")
 	if l.Len() > 0 {
-		return flow.VerifyResult{}, combine(&l, "the query")
+		return flow.VerifyResult{}, l.In("the query")
 	}
 	res, err := eng.IPFlowVerify(q)
 	if err != nil {
