@@ -3,12 +3,10 @@ package flow
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"go4.org/netipx"
 
 	"github.com/vnetml/vnetml/internal/network"
-	"github.com/vnetml/vnetml/internal/servicetag"
 )
 
 // EffectiveNSGList is the answer of a NIC's effectiveNetworkSecurityGroups
@@ -131,8 +129,8 @@ func effPrefix(one string, many []string, asgs []network.SubResource, set *netip
 		if !network.LooksLikeAddress(one) {
 			exp := setStrings(set)
 			name := one
-			if servicetag.IsComputed(one) {
-				name = canonicalTag(one)
+			if c, ok := network.ComputedTag(one); ok {
+				name = c
 			}
 			tagMap[name] = exp
 			return name, []string{name}, exp
@@ -140,15 +138,6 @@ func effPrefix(one string, many []string, asgs []network.SubResource, set *netip
 		return one, []string{one}, nil
 	}
 	return "", append([]string{}, many...), nil
-}
-
-func canonicalTag(s string) string {
-	for _, t := range []string{servicetag.VirtualNetwork, servicetag.Internet, servicetag.AzureLoadBalancer} {
-		if strings.EqualFold(s, t) {
-			return t
-		}
-	}
-	return s
 }
 
 func setStrings(s *netipx.IPSet) []string {

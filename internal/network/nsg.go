@@ -1,5 +1,7 @@
 package network
 
+import "strings"
+
 // NetworkSecurityGroup is Microsoft.Network/networkSecurityGroups.
 type NetworkSecurityGroup struct {
 	Meta
@@ -103,4 +105,22 @@ func DefaultSecurityRules(nsgID string) []SecurityRule {
 		out[i] = r
 	}
 	return out
+}
+
+// The service tags Azure computes rather than publishes (spec §1.4).
+const (
+	TagVirtualNetwork    = "VirtualNetwork"
+	TagInternet          = "Internet"
+	TagAzureLoadBalancer = "AzureLoadBalancer"
+)
+
+// ComputedTag returns the canonical spelling of a computed tag named s in
+// any case, and whether s names one.
+func ComputedTag(s string) (string, bool) {
+	for _, t := range [...]string{TagVirtualNetwork, TagInternet, TagAzureLoadBalancer} {
+		if strings.EqualFold(s, t) {
+			return t, true
+		}
+	}
+	return "", false
 }

@@ -314,16 +314,9 @@ func (d *dupNames) check(l *armerror.List, target, name string, i int) {
 	d.seen[k] = i
 }
 
-// computedTags are the tags Azure computes rather than publishes (spec §1.4).
-var computedTags = []string{"VirtualNetwork", "Internet", "AzureLoadBalancer"}
-
 func isComputedTag(s string) bool {
-	for _, t := range computedTags {
-		if strings.EqualFold(s, t) {
-			return true
-		}
-	}
-	return false
+	_, ok := ComputedTag(s)
+	return ok
 }
 
 // looksLikeTag reports whether s is spelled like a service tag name:

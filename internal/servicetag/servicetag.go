@@ -16,13 +16,14 @@ import (
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/network"
 )
 
 // Computed tag names (not in the published file).
 const (
-	VirtualNetwork    = "VirtualNetwork"
-	Internet          = "Internet"
-	AzureLoadBalancer = "AzureLoadBalancer"
+	VirtualNetwork    = network.TagVirtualNetwork
+	Internet          = network.TagInternet
+	AzureLoadBalancer = network.TagAzureLoadBalancer
 )
 
 // HostVIP is Azure's host virtual IP, 168.63.129.16: the AzureLoadBalancer
@@ -148,7 +149,8 @@ func FromFile(f *File) (*Registry, error) {
 }
 
 func isComputed(name string) bool {
-	return strings.EqualFold(name, VirtualNetwork) || strings.EqualFold(name, Internet) || strings.EqualFold(name, AzureLoadBalancer)
+	_, ok := network.ComputedTag(name)
+	return ok
 }
 
 func sortPrefixes(ps []netip.Prefix) {
