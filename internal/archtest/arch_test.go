@@ -19,6 +19,7 @@ var forbidden = map[string][]string{
 	"internal/servicetag": {"net/http", module + "internal/flow", module + "internal/store"},
 	"internal/flow":       {"net/http", "os", "os/exec", "database/sql", module + "internal/store", module + "internal/apiserver", module + "internal/cli"},
 	"internal/cli":        {module + "internal/apiserver", module + "internal/store", module + "internal/fabric"},
+	"internal/store":      {"net/http", module + "internal/flow", module + "internal/apiserver", module + "internal/cli"},
 }
 
 // exceptions are subpackages whose own job needs what their parent may not.
