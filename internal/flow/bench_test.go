@@ -18,22 +18,6 @@ import (
 	"github.com/vnetml/vnetml/internal/servicetag"
 )
 
-const realTagFile = "../../../shared/data/ServiceTags_Public.json"
-
-func loadRealTags(tb testing.TB) *servicetag.Registry {
-	tb.Helper()
-	f, err := os.Open(realTagFile)
-	if err != nil {
-		tb.Skipf("real service tag file not available (%v); it lives in ../shared/data", err)
-	}
-	defer f.Close()
-	r, err := servicetag.Load(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return r
-}
-
 type benchSetup struct {
 	ic          *flow.IPConfig
 	subnet, nic []flowbench.NaiveRule

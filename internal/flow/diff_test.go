@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -38,15 +37,7 @@ func TestDifferentialLocalCloud(t *testing.T) {
 // TestDifferentialServiceTagsPublic uses Azure's real tag file with rules
 // and routes naming real tags.
 func TestDifferentialServiceTagsPublic(t *testing.T) {
-	f, err := os.Open("../../../shared/data/ServiceTags_Public.json")
-	if err != nil {
-		t.Skipf("real service tag file not available: %v", err)
-	}
-	defer f.Close()
-	tags, err := servicetag.Load(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tags := loadRealTags(t)
 	names := []string{
 		"Storage", "Storage.EastUS", "Storage.WestEurope", "AzureCloud.eastus", "AzureCloud.westus2",
 		"AzureMachineLearning", "AzureMachineLearning.EastUS", "BatchNodeManagement.EastUS",

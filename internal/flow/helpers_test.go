@@ -1,9 +1,13 @@
 package flow_test
 
 import (
+	"errors"
+	"io/fs"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vnetml/vnetml/internal/flow"
@@ -92,4 +96,31 @@ func nicJSON(name, subnetID, addr, nsg string, extra ...string) string {
 
 func subnetID(vnet, subnet string) string {
 	return sub + "/virtualNetworks/" + vnet + "/subnets/" + subnet
+}
+
+// realTagFile is Azure's real tag file, kept beside the repository.
+const realTagFile = "../../../shared/data/ServiceTags_Public.json"
+
+// realTags parses it once for every test: a Registry is immutable.
+var realTags = sync.OnceValues(func() (*servicetag.Registry, error) {
+	f, err := os.Open(realTagFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return servicetag.Load(f)
+})
+
+// loadRealTags returns the real tag registry, skipping when the file is
+// absent (it lives in ../shared/data, outside the repository).
+func loadRealTags(tb testing.TB) *servicetag.Registry {
+	tb.Helper()
+	r, err := realTags()
+	if errors.Is(err, fs.ErrNotExist) {
+		tb.Skipf("real service tag file not available (%v); it lives in ../shared/data", err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }
