@@ -142,8 +142,9 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		return v, nil
 	}
 	caller := Caller{Addr: src.Addr, Trusted: src.Trusted, Resource: src.Resource}
-	srcLocation := "" // the region of a VNet source leaving without an endpoint
-	lastHop := ""     // the next hop type that delivered a NIC source's packet
+	srcLocation := ""  // the region of a VNet source leaving without an endpoint
+	lastHop := ""      // the next hop type that delivered a NIC source's packet
+	var last *IPConfig // where a NIC source's packet was last routed: the source or an appliance
 
 	if srcIC != nil {
 		d := srcIC.Decide(Outbound, &p)
@@ -156,6 +157,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		// Route, through appliances while they forward.
 		at := srcIC
 		for hops := 0; ; hops++ {
+			last = at
 			r := at.Subnet.routes.lookup(p.Dst)
 			h := routeHop(at.Subnet, r, p.Dst)
 			if r == nil || r.NextHopType == network.HopNone || r.Unusable {
@@ -202,34 +204,32 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		}
 	}
 
-	if dstIC == nil && dst.Service == "" {
-		var err error
-		if dstIC, err = e.destination(srcIC, &p); err != nil {
-			return PathVerdict{}, &QueryError{"destination", err}
+	if dst.Service == "" {
+		ic, public, h := e.deliver(last, lastHop, p, dstIC)
+		if h != nil {
+			return deny(*h)
 		}
-	}
-	if dstIC != nil {
-		if srcIC == nil && !isPlatform(p.Src) {
-			// An outside source: the reply must return the way the request came.
-			h, ok := e.returnRoute(dstIC, p)
-			if !ok {
+		if ic != nil {
+			if srcIC == nil && !isPlatform(p.Src) {
+				// An outside source: the reply must return the way the request came.
+				h, ok := e.returnRoute(ic, p)
+				if !ok {
+					return deny(h)
+				}
+				v.Hops = append(v.Hops, h)
+			}
+			in := p
+			in.Dst = ic.Addr // inbound rules see the private address, after DNAT (spec §1.5)
+			if public && last != nil && last.PublicIP.IsValid() {
+				in.Src = last.PublicIP // and the source after SNAT, for a VNet source leaving for a public IP
+			}
+			d := ic.Decide(Inbound, &in)
+			h := e.nsgHop(StageNSGIn, d, ic, &in)
+			if d.Access == Deny {
 				return deny(h)
 			}
 			v.Hops = append(v.Hops, h)
 		}
-		in := p
-		in.Dst = dstIC.Addr // inbound rules see the private address, after DNAT (spec §1.5)
-		d := dstIC.Decide(Inbound, &in)
-		h := e.nsgHop(StageNSGIn, d, dstIC, &in)
-		if d.Access == Deny {
-			return deny(h)
-		}
-		v.Hops = append(v.Hops, h)
-	} else if dst.Service == "" && (srcIC == nil || !leavesVNet(lastHop)) {
-		// Inside the virtual network, or from outside, an address that no
-		// NIC holds reaches nothing; a NIC may reach outside addresses.
-		return deny(Hop{Stage: StageDelivery, Detail: fmt.Sprintf("no network interface or service holds %s", p.Dst),
-			Hint: "check the destination address"})
 	}
 
 	if dst.Service != "" {
@@ -240,7 +240,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 			f := e.fw[network.Key(dst.Service)]
 			caller.SameRegion = f != nil && strings.EqualFold(f.Location, srcLocation)
 			if !caller.Addr.IsValid() {
-				caller.Addr = srcIC.Addr
+				caller.Addr = last.Addr
 			}
 		}
 		fv, ok := e.Firewall(dst.Service, caller)
@@ -284,27 +284,58 @@ func (e *Engine) nicAt(a netip.Addr, vnet *VNet) *IPConfig {
 	return nil
 }
 
-// destination finds the ip configuration a packet is delivered to, when the
-// caller named only an address: a NIC's private address in the source's
-// VNet or its peers (or, for an outside source — vnetml's platform services
-// reach nodes directly — in any VNet), or a NIC's public IP, whose packets
-// are translated to its private address (p.Dst is left as sent). It
-// returns nil for an outside address.
-func (e *Engine) destination(src *IPConfig, p *Packet) (*IPConfig, error) {
-	if src != nil {
-		if ic := e.nicAt(p.Dst, src.Subnet.VNet); ic != nil {
-			return ic, nil
+// deliver finds the ip configuration that receives a packet, given where
+// it was last routed (nil for an outside source) and that route's next hop:
+//
+//   - routed inside the virtual networks: the NIC holding the address in the
+//     last hop's VNet or its peers;
+//   - routed out (Internet, gateway, service endpoint): the NIC whose public
+//     IP it is (public is then true), else an outside address: nil, allowed;
+//   - from outside: the NIC holding the private address when the source is
+//     a platform service (a service tag's address, the host VIP) or on
+//     premises behind the VNet's gateway — vnetml's platform reaches nodes
+//     directly — else the NIC whose public IP it is.
+//
+// An address nothing receives is a delivery refusal, and so is a named
+// destination NIC (named) that the packet does not reach.
+func (e *Engine) deliver(last *IPConfig, lastHop string, p Packet, named *IPConfig) (ic *IPConfig, public bool, refusal *Hop) {
+	switch {
+	case last != nil && !leavesVNet(lastHop):
+		ic = e.nicAt(p.Dst, last.Subnet.VNet)
+	case last != nil:
+		ic, public = e.byPublic[p.Dst], true
+		if ic == nil && named == nil {
+			return nil, false, nil // an outside address
 		}
-	} else {
-		switch ics := e.byAddr[p.Dst]; len(ics) {
-		case 1:
-			return ics[0], nil
-		case 0:
-		default:
-			return nil, fmt.Errorf("%s is held by %d network interfaces in different virtual networks: name the NIC", p.Dst, len(ics))
+	default:
+		if ics := e.byAddr[p.Dst]; len(ics) > 0 {
+			for _, c := range ics {
+				if isPlatform(p.Src) || e.tagOf(p.Src) != "" || containsAddr(c.Subnet.VNet.Gateway, p.Src) {
+					if ic != nil {
+						return nil, false, &Hop{Stage: StageDelivery, Detail: fmt.Sprintf("%s is held by network interfaces in several virtual networks", p.Dst),
+							Hint: "name the destination network interface"}
+					}
+					ic = c
+				}
+			}
+		}
+		if ic == nil {
+			ic, public = e.byPublic[p.Dst], true
 		}
 	}
-	return e.byPublic[p.Dst], nil
+	switch {
+	case ic == nil:
+		h := &Hop{Stage: StageDelivery, Detail: fmt.Sprintf("no network interface or service holds %s", p.Dst), Hint: "check the destination address"}
+		if last == nil && len(e.byAddr[p.Dst]) > 0 {
+			h.Detail = fmt.Sprintf("%s is a private address: from outside the virtual networks a NIC is reached through its public IP", p.Dst)
+			h.Hint = "attach a public IP to the network interface and call that, or call from inside the virtual network"
+		}
+		return nil, false, h
+	case named != nil && ic != named:
+		return nil, false, &Hop{Stage: StageDelivery, Detail: fmt.Sprintf("the packet to %s reaches network interface %s, not %s", p.Dst, ic.NIC.Name, named.NIC.Name),
+			Hint: "the two networks overlap and are not peered: peer them or use the destination's public IP"}
+	}
+	return ic, public, nil
 }
 
 // appliance returns the IP-forwarding NIC configuration holding a.
