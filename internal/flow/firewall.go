@@ -61,8 +61,9 @@ func newFirewall(id, name, kind, loc string, acls *network.NetworkRuleSet, publi
 		}
 	}
 	for _, r := range acls.VirtualNetworkRules {
-		switch strings.ToLower(r.State) {
-		case "deprovisioning", "failed", "networksourcedeleted":
+		// Only a rule in state succeeded admits (spec §5); a rule written by
+		// hand has no state yet and counts as one.
+		if r.State != "" && !strings.EqualFold(r.State, "succeeded") {
 			continue
 		}
 		f.vnetRules[r.ID] = len(f.vnetText)
@@ -120,17 +121,28 @@ type FirewallVerdict struct {
 	fw     *firewall
 }
 
-// Service names the storage account or key vault.
-func (v FirewallVerdict) Service() string { return v.fw.Name }
+// Service names the storage account or key vault ("" for the zero verdict
+// that Firewall returns for an unknown service).
+func (v FirewallVerdict) Service() string {
+	if v.fw == nil {
+		return ""
+	}
+	return v.fw.Name
+}
 
-// Kind is KindStorage or KindKeyVault.
-func (v FirewallVerdict) Kind() string { return v.fw.Kind }
+// Kind is KindStorage or KindKeyVault ("" for the zero verdict).
+func (v FirewallVerdict) Kind() string {
+	if v.fw == nil {
+		return ""
+	}
+	return v.fw.Kind
+}
 
 // Code is Azure's error code of a denial: AuthorizationFailure (storage) or
 // ForbiddenByFirewall (key vault); empty when allowed.
 func (v FirewallVerdict) Code() string {
 	switch {
-	case v.Access == Allow:
+	case v.Access == Allow || v.fw == nil:
 		return ""
 	case v.fw.Kind == KindKeyVault:
 		return "ForbiddenByFirewall"
@@ -140,6 +152,9 @@ func (v FirewallVerdict) Code() string {
 
 // RuleText renders the deciding rule, e.g. "ipRules 203.0.113.0/24".
 func (v FirewallVerdict) RuleText() string {
+	if v.fw == nil {
+		return ""
+	}
 	switch v.Rule {
 	case RuleBypass:
 		return "bypass AzureServices"
@@ -201,6 +216,11 @@ func lookupID[V any](m map[string]V, id string) (V, bool) {
 	return v, ok
 }
 
+func (f *firewall) hasResource(id string) bool {
+	_, ok := lookupID(f.resourceRules, id)
+	return ok
+}
+
 func (f *firewall) decide(c Caller) FirewallVerdict {
 	v := FirewallVerdict{Access: Allow, fw: f}
 	switch {
@@ -210,18 +230,18 @@ func (f *firewall) decide(c Caller) FirewallVerdict {
 	case c.PrivateEndpoint:
 		v.Rule = RulePrivateEndpoint
 		return v
+	case c.Resource != "" && f.hasResource(c.Resource):
+		// Resource-instance access is trusted-service access: it stays
+		// effective with public access disabled (spec §5).
+		v.Rule = RuleResourceAccess
+		v.Index, _ = lookupID(f.resourceRules, c.Resource)
+		return v
 	case f.publicDisabled:
 		v.Rule = RulePublicDisabled
 	case f.defaultAllow:
 		v.Rule = RuleDefaultAllow
 		return v
 	default:
-		if c.Resource != "" {
-			if i, ok := lookupID(f.resourceRules, c.Resource); ok {
-				v.Rule, v.Index = RuleResourceAccess, i
-				return v
-			}
-		}
 		if c.Subnet != "" {
 			if i, ok := lookupID(f.vnetRules, c.Subnet); ok {
 				v.Rule, v.Index = RuleVirtualNetwork, i

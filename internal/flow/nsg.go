@@ -149,10 +149,12 @@ func (sc *scope) expandSide(prefix string, prefixes []string, asgs []network.Sub
 			}
 		}
 	}
-	set, _ := b.IPSet()
 	if len(errs) > 0 {
-		return set, fmt.Errorf("%s", strings.Join(errs, "; "))
+		// A side with any entry that means nothing matches nothing: an
+		// unvalidated rule never admits more than it says.
+		return emptySet, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
+	set, _ := b.IPSet()
 	return set, nil
 }
 
@@ -175,8 +177,9 @@ func parsePorts(one string, many []string) ([]network.PortRange, error) {
 	return out, nil
 }
 
-// compileRule expands one rule. A part that cannot be parsed makes the rule
-// match nothing on that side, and is reported.
+// compileRule expands one rule. An address side with an entry that cannot
+// be parsed (or an unknown tag) matches nothing; a rule with a port entry
+// that cannot be parsed matches no packet. Both are reported.
 func (sc *scope) compileRule(r *network.SecurityRule, isDefault bool) (Rule, []error) {
 	var errs []error
 	p := &r.Properties
@@ -207,9 +210,11 @@ func (sc *scope) compileRule(r *network.SecurityRule, isDefault bool) (Rule, []e
 	}
 	if out.SrcPorts, err = parsePorts(p.SourcePortRange, p.SourcePortRanges); err != nil {
 		errs = append(errs, fmt.Errorf("rule %s source port: %w", r.Name, err))
+		out.Proto = protoNever // matches no packet, of any protocol
 	}
 	if out.DstPorts, err = parsePorts(p.DestinationPortRange, p.DestinationPortRanges); err != nil {
 		errs = append(errs, fmt.Errorf("rule %s destination port: %w", r.Name, err))
+		out.Proto = protoNever
 	}
 	return out, errs
 }

@@ -164,7 +164,7 @@ func buildPartition(s *slab, spans []span, bits uint8) partition {
 			}
 			i++
 		}
-		if at > 0xFFFFFFFF {
+		if at > 1<<bits-1 {
 			break // end events past the top of the space
 		}
 		emit(at)

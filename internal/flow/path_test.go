@@ -141,6 +141,12 @@ func TestStorageFirewall(t *testing.T) { // spec §5
 		{"public access disabled", `"publicNetworkAccess":"Disabled"`, "", laptop, flow.Deny, "publicNetworkAccess Disabled", "private endpoint"},
 		{"resource instance rule", `"networkAcls":{"defaultAction":"Deny","bypass":"None","resourceAccessRules":[{"resourceId":"` + workspaceID + `"}]}`, "",
 			flow.Endpoint{Addr: ip("198.18.0.10"), Resource: workspaceID}, flow.Allow, "resourceAccessRules " + workspaceID, ""},
+		{"resource instance with public access disabled", `"publicNetworkAccess":"Disabled","networkAcls":{"defaultAction":"Deny","resourceAccessRules":[{"resourceId":"` + workspaceID + `"}]}`, "",
+			flow.Endpoint{Addr: ip("198.18.0.10"), Resource: workspaceID}, flow.Allow, "resourceAccessRules " + workspaceID, ""},
+		{"vnet rule still provisioning", `"networkAcls":{"defaultAction":"Deny","virtualNetworkRules":[{"id":"` + subnetID("mynetwork", "default") + `","state":"Provisioning"}]}`, withSE,
+			node, flow.Deny, "defaultAction Deny", "add subnet default"},
+		{"vnet rule succeeded", `"networkAcls":{"defaultAction":"Deny","virtualNetworkRules":[{"id":"` + subnetID("mynetwork", "default") + `","state":"Succeeded"}]}`, withSE,
+			node, flow.Allow, "virtualNetworkRules " + subnetID("mynetwork", "default"), ""},
 		{"other resource instance", `"networkAcls":{"defaultAction":"Deny","bypass":"None","resourceAccessRules":[{"resourceId":"` + workspaceID + `"}]}`, "",
 			flow.Endpoint{Addr: ip("198.18.0.10"), Resource: workspaceID + "2"}, flow.Deny, "defaultAction Deny", "ipRules"},
 	}
@@ -230,5 +236,13 @@ func TestFirewallAllocatesNothing(t *testing.T) {
 	c := flow.Caller{Addr: ip("203.0.113.9"), Subnet: subnetID("mynetwork", "other")}
 	if a := testing.AllocsPerRun(1000, func() { e.Firewall(storageID, c) }); a != 0 {
 		t.Errorf("Firewall allocates %v times per call", a)
+	}
+}
+
+func TestZeroFirewallVerdict(t *testing.T) {
+	e := amlNet(t, nil, "", "", "", "")
+	v, ok := e.Firewall("/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/none", flow.Caller{})
+	if ok || v.Service() != "" || v.Kind() != "" || v.Code() != "" || v.RuleText() != "" {
+		t.Errorf("unknown service: ok=%v verdict %+v", ok, v)
 	}
 }

@@ -1,10 +1,14 @@
 package flow_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/flow/flowref"
+	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/servicetag"
 )
 
 // Regression tests for defects a review found; each names the spec rule.
@@ -135,5 +139,47 @@ func TestHairpinThroughPublicIPIsSNATed(t *testing.T) {
 	v := path(t, e, flow.Endpoint{NIC: "a"}, flow.Endpoint{Addr: ip("20.2.2.2")}, 443)
 	if h := v.Refusal(); h == nil || h.Rule != "securityRules/deny" {
 		t.Errorf("through the public IP: %s", v.Explain())
+	}
+}
+
+// An unvalidated rule never admits more than it says: a side with an entry
+// that means nothing matches nothing, and a rule with a malformed port
+// matches no packet of any protocol. Engine and oracle agree.
+func TestMalformedRulesMatchNothing(t *testing.T) {
+	rules := []string{
+		rule("partial-prefixes", 100, "Inbound", "Allow", "*", `"sourceAddressPrefixes":["8.8.8.0/24","10.0.0.300"],"sourcePortRange":"*","destinationAddressPrefix":"*","destinationPortRange":"*"`),
+		rule("bad-port", 110, "Inbound", "Allow", "*", `"sourceAddressPrefix":"*","sourcePortRange":"*","destinationAddressPrefix":"*","destinationPortRanges":["80","x"]`),
+	}
+	vnet := `{"type":"Microsoft.Network/virtualNetworks","id":"` + sub + `/virtualNetworks/vnet","name":"vnet","location":"eastus",
+	  "properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},"subnets":[
+	    {"name":"default","properties":{"addressPrefix":"10.0.0.0/24","networkSecurityGroup":{"id":"` + sub + `/networkSecurityGroups/nsg"}}}]}}`
+	var s network.Snapshot
+	for i, d := range []string{vnet, nsgJSON("nsg", rules...), nicJSON("vm", subnetID("vnet", "default"), "10.0.0.4", "")} {
+		if err := s.DecodeBytes(fmt.Sprint(i), []byte(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	tags := servicetag.LocalCloud()
+	e := flow.Compile(&s, tags)
+	if len(e.Warnings()) != 2 {
+		t.Errorf("want a warning per malformed rule, got %v", e.Warnings())
+	}
+	n, _ := e.NIC("vm")
+	ic, _ := n.IPConfigFor(ip("10.0.0.4"))
+	for _, proto := range []network.Protocol{network.ProtoTCP, network.ProtoICMP} {
+		p := flow.Packet{Proto: proto, Src: ip("8.8.8.8"), Dst: ip("10.0.0.4"), SrcPort: 1000, DstPort: 80}
+		got := ic.Decide(flow.Inbound, &p).RuleName()
+		if got != "defaultSecurityRules/DenyAllInBound" {
+			t.Errorf("%v: engine decided by %s", proto, got)
+		}
+		if proto == network.ProtoTCP {
+			_, name, err := flowref.IPFlowVerify(&s, tags, "vm", "Inbound", proto, ap("10.0.0.4:80"), ap("8.8.8.8:1000"))
+			if err != nil || name != got {
+				t.Errorf("oracle: %q, %v; engine %q", name, err, got)
+			}
+		}
 	}
 }

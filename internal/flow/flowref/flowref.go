@@ -136,6 +136,10 @@ func (c context) matches(r *network.SecurityRuleProperties, p packet) bool {
 		!c.sideMatches(r.DestinationAddressPrefix, r.DestinationAddressPrefixes, r.DestinationApplicationSecurityGroups, p.dst.Addr()) {
 		return false
 	}
+	// A rule with a malformed port entry matches nothing at all.
+	if !portsValid(r.SourcePortRange, r.SourcePortRanges) || !portsValid(r.DestinationPortRange, r.DestinationPortRanges) {
+		return false
+	}
 	if !p.proto.HasPorts() { // ports restrict Tcp and Udp only (§11.3)
 		return true
 	}
@@ -143,9 +147,27 @@ func (c context) matches(r *network.SecurityRuleProperties, p packet) bool {
 		portsMatch(r.DestinationPortRange, r.DestinationPortRanges, p.dst.Port())
 }
 
+func portsValid(one string, many []string) bool {
+	for i, s := range append([]string{one}, many...) {
+		if i == 0 && s == "" {
+			continue // no single range: the list, or all ports
+		}
+		if _, ok := network.ParsePortRange(s); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // sideMatches reports whether a holds one side of a rule: its prefix, any
 // of its prefix list, or the address of a member of any of its ASGs.
 func (c context) sideMatches(one string, many []string, asgs []network.SubResource, a netip.Addr) bool {
+	// A side with any malformed prefix or unknown tag matches nothing.
+	for _, s := range append([]string{one}, many...) {
+		if s != "" && !c.itemValid(s) {
+			return false
+		}
+	}
 	if one != "" && c.itemMatches(one, a) {
 		return true
 	}
@@ -169,9 +191,23 @@ func (c context) sideMatches(one string, many []string, asgs []network.SubResour
 	return false
 }
 
+// itemValid reports whether one entry of a side means something: '*', a
+// computed tag, a prefix, or a known tag.
+func (c context) itemValid(s string) bool {
+	switch {
+	case s == "*", strings.EqualFold(s, servicetag.VirtualNetwork), strings.EqualFold(s, servicetag.Internet), strings.EqualFold(s, servicetag.AzureLoadBalancer):
+		return true
+	}
+	if _, err := network.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, ok := c.tags.Lookup(s)
+	return ok && !network.LooksLikeAddress(s)
+}
+
 func (c context) itemMatches(s string, a netip.Addr) bool {
 	switch {
-	case s == "*" || strings.EqualFold(s, "Any"):
+	case s == "*":
 		return a.Is4()
 	case strings.EqualFold(s, servicetag.VirtualNetwork):
 		return contains(c.vnetTag, a)
