@@ -164,7 +164,10 @@ type Store interface {
 	// remembers fails with RevisionCompacted (IsCompacted).
 	Watch(ctx context.Context, fromRevision int64) (<-chan Event, error)
 	// Close releases the store; watchers' channels are closed and later
-	// calls fail with ErrClosed. Close is idempotent.
+	// calls fail with ErrClosed. Events committed before Close but not yet
+	// received may not be delivered: a watcher whose channel closes lists
+	// again (after reopening) rather than trusting it saw everything.
+	// Close is idempotent.
 	Close() error
 }
 

@@ -381,12 +381,27 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// Watch implements store.Store. A watcher may fall up to 4096 transactions
-// (or 64 MiB of documents) behind, and Watch can start that far back, but
+// Watch implements store.Store. A watcher may fall at least 4,096
+// transactions behind (the feed trims its history in steps, so at times up
+// to 5,120) or 64 MiB of documents, and Watch can start that far back, but
 // not before the Open that created the Store.
 func (s *Store) Watch(ctx context.Context, fromRevision int64) (<-chan store.Event, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
+	}
+	if fromRevision < 0 {
+		return nil, armerror.New(store.CodeInvalidQuery, "fromRevision", "revision %d is negative; watch from a revision List or Revision returned (0 for the beginning)", fromRevision)
+	}
+	// A revision past the store's would silently skip the writes up to it
+	// (a revision kept across a restore, or from another data directory).
+	// The database is the judge: a committed write may not be published to
+	// the feed yet, so a page's revision can be ahead of the feed's.
+	cur, err := s.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fromRevision > cur {
+		return nil, armerror.New(store.CodeInvalidQuery, "fromRevision", "revision %d is past the store's revision %d: list again and watch from the page's revision", fromRevision, cur)
 	}
 	return s.feed.watch(ctx, fromRevision)
 }

@@ -201,6 +201,9 @@ func (m *Reference) Watch(ctx context.Context, from int64) (<-chan store.Event, 
 	if m.closed {
 		return nil, store.ErrClosed
 	}
+	if from < 0 || from > m.rev {
+		return nil, armerror.New(store.CodeInvalidQuery, "fromRevision", "revision %d is outside 0..%d", from, m.rev)
+	}
 	ch := make(chan store.Event)
 	go func() {
 		defer close(ch)

@@ -144,6 +144,13 @@ func testWatchFrom(t *testing.T, s store.Store) {
 	if ev := next(t, w2); ev.Revision != r.Revision {
 		t.Fatalf("event at revision %d, want %d", ev.Revision, r.Revision)
 	}
+	// A negative revision, or one past the store's, would silently skip
+	// writes: both are refused as invalid input.
+	for _, from := range []int64{-1, r.Revision + 1, r.Revision + 1000} {
+		if _, err := s.Watch(ctx(t), from); !store.IsInvalid(err) {
+			t.Errorf("Watch(%d) with the store at %d: %v; want an invalid-input error", from, r.Revision, err)
+		}
+	}
 }
 
 func testWatchStops(t *testing.T, s store.Store) {
