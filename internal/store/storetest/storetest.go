@@ -292,14 +292,21 @@ func testEtags(t *testing.T, s store.Store) {
 	}
 }
 
+// stale is an etag no resource has.
+const stale = `W/"00000000-0000-4000-8000-000000000000"`
+
+// condCase is one conditional write: on an existing or missing resource,
+// a condition built from its current etag, and the error code expected
+// ("" for success).
+type condCase struct {
+	name     string
+	exists   bool
+	cond     func(etag string) store.Condition
+	wantCode string
+}
+
 func testPutConditions(t *testing.T, s store.Store) {
-	const stale = `W/"00000000-0000-4000-8000-000000000000"`
-	tests := []struct {
-		name     string
-		exists   bool
-		cond     func(etag string) store.Condition
-		wantCode string
-	}{
+	tests := []condCase{
 		{"none, exists", true, func(string) store.Condition { return store.Condition{} }, ""},
 		{"none, missing", false, func(string) store.Condition { return store.Condition{} }, ""},
 		{"If-Match current", true, store.IfMatch, ""},
@@ -354,13 +361,7 @@ func testPutConditions(t *testing.T, s store.Store) {
 }
 
 func testDelete(t *testing.T, s store.Store) {
-	const stale = `W/"00000000-0000-4000-8000-000000000000"`
-	tests := []struct {
-		name     string
-		exists   bool
-		cond     func(etag string) store.Condition
-		wantCode string
-	}{
+	tests := []condCase{
 		{"unconditional", true, func(string) store.Condition { return store.Condition{} }, ""},
 		{"If-Match current", true, store.IfMatch, ""},
 		{"If-Match *", true, func(string) store.Condition { return store.IfMatch("*") }, ""},
