@@ -72,9 +72,3 @@ func v4(a netip.Addr) uint32 {
 	b := a.As4()
 	return binary.BigEndian.Uint32(b[:])
 }
-
-func addr4(x uint32) netip.Addr {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], x)
-	return netip.AddrFrom4(b)
-}
