@@ -35,11 +35,12 @@ type ID struct {
 
 const (
 	maxIDLength = 4096
-	idShape     = "want /subscriptions/{subscription}[/resourceGroups/{group}][/providers/{namespace}/{type}/{name}[/{childType}/{childName}]...]"
+	idShape     = "want /subscriptions/{subscription}[/resourceGroups/{group}][/providers/{namespace}/{type}/{name}[/{childType}/{childName}]...] or /providers/{namespace}/{type}/{name}..."
 )
 
 // ParseID parses an ARM resource id: a subscription, a resource group, or a
-// provider resource under either, including child resources and extension
+// provider resource under either or at tenant scope (/providers/…, with no
+// subscription and no parent), including child resources and extension
 // resources (…/providers/Microsoft.Authorization/locks/{name} under another
 // resource). It agrees with network.ParseResourceID on the ids that both
 // accept, and is stricter: no empty segment, no trailing slash, no control
@@ -80,16 +81,22 @@ func ParseID(id string) (ID, error) {
 		start[n+1] = start[n] + len(s) + 1
 	}
 	upTo := func(n int) string { return id[:start[n]-1] }
-	if len(segs) < 2 || !keyword(segs[0], "subscriptions") {
-		return bad("it does not start with /subscriptions/{subscription}")
+	r := ID{ID: id, Key: network.Key(id)}
+	i := 0
+	switch {
+	case keyword(segs[0], "providers"):
+		// A tenant-scope resource, e.g. /providers/Microsoft.Management/
+		// managementGroups/{name}: no subscription, no parent scope.
+	case len(segs) < 2 || !keyword(segs[0], "subscriptions"):
+		return bad("it does not start with /subscriptions/{subscription} or /providers/{namespace}")
+	default:
+		r.Subscription, i = segs[1], 2
+		if i == len(segs) {
+			r.Type = "Microsoft.Resources/subscriptions"
+			return r, nil
+		}
 	}
-	r := ID{ID: id, Key: network.Key(id), Subscription: segs[1]}
-	i := 2
-	if i == len(segs) {
-		r.Type = "Microsoft.Resources/subscriptions"
-		return r, nil
-	}
-	if keyword(segs[i], "resourceGroups") {
+	if r.Subscription != "" && keyword(segs[i], "resourceGroups") {
 		if i+1 == len(segs) {
 			return bad("resourceGroups has no name")
 		}
@@ -124,7 +131,10 @@ func ParseID(id string) (ID, error) {
 			return bad("providers/%s has no {type}/{name}", ns)
 		}
 		if len(types) == 1 {
-			r.Parent = upTo(section)
+			r.Parent = ""
+			if section > 0 {
+				r.Parent = upTo(section)
+			}
 		}
 	}
 	r.Type = ns + "/" + strings.Join(types, "/")

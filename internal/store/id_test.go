@@ -30,6 +30,8 @@ func TestParseID(t *testing.T) {
 			store.ID{Subscription: "s1", ResourceGroup: "rg", Type: "Microsoft.Authorization/locks", Parent: rg + "/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}},
 		{"/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/a",
 			store.ID{Subscription: "s1", Type: "Microsoft.Authorization/roleAssignments", Parent: "/subscriptions/s1"}},
+		{"/providers/vnetml.Authorization/tokens/t1", store.ID{Type: "vnetml.Authorization/tokens"}},
+		{"/providers/ns/t/n/c/m", store.ID{Type: "ns/t/c", Parent: "/providers/ns/t/n"}},
 		{"/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/VIRTUALNETWORKS/V",
 			store.ID{Subscription: "S1", ResourceGroup: "RG", Type: "MICROSOFT.NETWORK/VIRTUALNETWORKS", Parent: "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG"}},
 	}
@@ -45,7 +47,7 @@ func TestParseID(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "/", "x", "/subscriptions", "/subscriptions/", "/ſubscriptions/s1",
+	for _, bad := range []string{"", "/", "x", "/subscriptions", "/subscriptions/", "/ſubscriptions/s1", "/providers", "/providers/ns/t",
 		rg + "/providers", rg + "/providers/ns", rg + "/providers/ns/t", rg + "/providers/ns/providers/ns/t/n",
 		rg + "/things/ns/t/n", rg + "/providers/ns/t/n/", rg + "/providers/ns/t//n", rg + "/providers/ns/t/n\t"} {
 		_, err := store.ParseID(bad)
@@ -71,7 +73,7 @@ func FuzzParseID(f *testing.F) {
 			}
 			return
 		}
-		if p.ID != id || p.Key != network.Key(id) || p.Type == "" || p.Subscription == "" {
+		if p.ID != id || p.Key != network.Key(id) || p.Type == "" || (p.Subscription == "") != keyword0(id, "/providers/") {
 			t.Fatalf("ParseID(%q) = %+v", id, p)
 		}
 		if p.Parent != "" {
@@ -102,4 +104,10 @@ func TestNewEtag(t *testing.T) {
 		}
 		seen[e] = true
 	}
+}
+
+// keyword0 reports whether id starts with prefix in ASCII case only.
+func keyword0(id, prefix string) bool {
+	return len(id) >= len(prefix) && strings.ToLower(id[:len(prefix)]) == prefix && strings.EqualFold(id[:len(prefix)], prefix) &&
+		!strings.ContainsFunc(id[:len(prefix)], func(r rune) bool { return r > 0x7f })
 }
