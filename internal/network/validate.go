@@ -152,31 +152,54 @@ type tagSuggester interface {
 // a dangling reference is an InvalidResourceReference whose message says
 // which JSON to add.
 func (s *Snapshot) Validate(tags TagResolver) error {
+	return s.ValidateChanged(tags, nil)
+}
+
+// ValidateChanged is Validate for a snapshot that was valid before some of
+// its resources changed: it checks only the top-level resources whose id
+// changed reports true, resolving their references against the whole
+// snapshot, and reports a private address taken twice only against a
+// changed network interface. A nil changed checks everything, as Validate.
+// It is what a server that validated every earlier write needs per write.
+func (s *Snapshot) ValidateChanged(tags TagResolver, changed func(id string) bool) error {
 	if s == nil {
 		return nil
 	}
-	v := &validator{tags: tags, idx: NewIndex(s)}
+	v := &validator{tags: tags, idx: NewIndex(s), only: changed}
 	var l armerror.List
-	v.duplicates(&l, s)
+	if changed == nil {
+		v.duplicates(&l, s)
+	}
 	for i := range s.VirtualNetworks {
 		r := &s.VirtualNetworks[i]
-		l.Merge(rootOf("virtualNetworks", r.Name, i), v.vnet(r))
+		if v.checks(r.ID) {
+			l.Merge(rootOf("virtualNetworks", r.Name, i), v.vnet(r))
+		}
 	}
 	for i := range s.NetworkSecurityGroups {
 		r := &s.NetworkSecurityGroups[i]
-		l.Merge(rootOf("networkSecurityGroups", r.Name, i), v.nsg(r))
+		if v.checks(r.ID) {
+			l.Merge(rootOf("networkSecurityGroups", r.Name, i), v.nsg(r))
+		}
 	}
 	for i := range s.RouteTables {
 		r := &s.RouteTables[i]
-		l.Merge(rootOf("routeTables", r.Name, i), v.routeTable(r))
+		if v.checks(r.ID) {
+			l.Merge(rootOf("routeTables", r.Name, i), v.routeTable(r))
+		}
 	}
 	for i := range s.NetworkInterfaces {
 		r := &s.NetworkInterfaces[i]
-		l.Merge(rootOf("networkInterfaces", r.Name, i), v.nic(r))
+		if v.checks(r.ID) {
+			l.Merge(rootOf("networkInterfaces", r.Name, i), v.nic(r))
+		}
 	}
 	v.privateIPsInUse(&l, s)
 	for i := range s.LocalNetworkGateways {
 		r := &s.LocalNetworkGateways[i]
+		if !v.checks(r.ID) {
+			continue
+		}
 		var ll armerror.List
 		for j, p := range r.Properties.LocalNetworkAddressSpace.AddressPrefixes {
 			parseCIDR(&ll, fmt.Sprintf("properties.localNetworkAddressSpace.addressPrefixes[%d]", j), p, r.ID)
@@ -185,14 +208,14 @@ func (s *Snapshot) Validate(tags TagResolver) error {
 	}
 	for i := range s.StorageAccounts {
 		r := &s.StorageAccounts[i]
-		if r.Properties.NetworkAcls != nil {
+		if r.Properties.NetworkAcls != nil && v.checks(r.ID) {
 			l.Merge(rootOf("storageAccounts", r.Name, i)+".properties.networkAcls",
 				validateNetworkRuleSet(r.Properties.NetworkAcls, "storage", v.idx))
 		}
 	}
 	for i := range s.KeyVaults {
 		r := &s.KeyVaults[i]
-		if r.Properties.NetworkAcls != nil {
+		if r.Properties.NetworkAcls != nil && v.checks(r.ID) {
 			l.Merge(rootOf("keyVaults", r.Name, i)+".properties.networkAcls",
 				validateNetworkRuleSet(r.Properties.NetworkAcls, "keyvault", v.idx))
 		}
@@ -205,7 +228,11 @@ func (s *Snapshot) Validate(tags TagResolver) error {
 type validator struct {
 	tags TagResolver
 	idx  *Index
+	only func(id string) bool // nil: check every resource
 }
+
+// checks reports whether the resource with this id is to be checked.
+func (v *validator) checks(id string) bool { return v.only == nil || v.only(id) }
 
 // rootOf names a top-level resource in a target path.
 func rootOf(collection, name string, i int) string {

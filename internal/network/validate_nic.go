@@ -132,7 +132,17 @@ func (v *validator) privateIPsInUse(l *armerror.List, s *Snapshot) {
 		addr   netip.Addr
 	}
 	owner := map[slot]string{}
-	for i := range s.NetworkInterfaces {
+	// Unchecked interfaces claim their addresses first, so that a conflict
+	// is reported against the changed one.
+	order := make([]int, 0, len(s.NetworkInterfaces))
+	for _, checked := range []bool{false, true} {
+		for i := range s.NetworkInterfaces {
+			if v.checks(s.NetworkInterfaces[i].ID) == checked {
+				order = append(order, i)
+			}
+		}
+	}
+	for _, i := range order {
 		n := &s.NetworkInterfaces[i]
 		for j, c := range n.Properties.IPConfigurations {
 			p := c.Properties
@@ -149,6 +159,9 @@ func (v *validator) privateIPsInUse(l *armerror.List, s *Snapshot) {
 				who = n.Name + "/" + c.Name
 			}
 			if first, ok := owner[k]; ok {
+				if !v.checks(n.ID) {
+					continue
+				}
 				l.Addf(CodePrivateIPAddressInUse,
 					fmt.Sprintf("%s.properties.ipConfigurations[%d].properties.privateIPAddress", rootOf("networkInterfaces", n.Name, i), j),
 					"IP configuration %s is using the private IP address %s which is already allocated to resource %s.", who, a, first)
