@@ -131,7 +131,7 @@ func (c *testIPFlowCmd) run(ctx context.Context, _ []string) error {
 	if err := t.write(c.env.stdout); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(c.env.stdout, explainVerify(eng, q, res))
+	_, err = fmt.Fprintln(c.env.stdout, eng.ExplainVerify(q, res))
 	return internalErr(err)
 }
 
@@ -234,47 +234,6 @@ func cutLast(s, sep string) (before, after string, found bool) {
 		return s[:i], s[i+len(sep):], true
 	}
 	return s, "", false
-}
-
-// explainVerify says in one line who decided and, on a denial, what to
-// change, e.g. "Inbound TCP 198.18.3.9:443 -> 10.0.0.4:29876 allowed by
-// securityRules/AllowBatch (priority 100, NSG mygroup/ml-nsg on subnet default)".
-func explainVerify(e *flow.Engine, q flow.VerifyQuery, r flow.VerifyResult) string {
-	src, dst := q.Local, q.Remote
-	if q.Direction == flow.Inbound {
-		src, dst = dst, src
-	}
-	flowText := fmt.Sprintf("%s %s %s -> %s", q.Direction, strings.ToUpper(q.Protocol.String()), endpoint(src), endpoint(dst))
-	verb := "denied"
-	if r.Decision.Access == flow.Allow {
-		verb = "allowed"
-	}
-	h := e.ExplainDecision(r.IPConfig, r.Decision, r.Packet)
-	var b strings.Builder
-	b.WriteString(flowText + " " + verb)
-	switch {
-	case r.Decision.NSG == nil:
-		b.WriteString(": " + h.Detail)
-	case h.Rule == "":
-		fmt.Fprintf(&b, " by %s: %s", h.Where, h.Detail)
-	default:
-		fmt.Fprintf(&b, " by %s (priority %d, %s)", h.Rule, h.Priority, h.Where)
-	}
-	if h.Hint != "" {
-		b.WriteString(". " + h.Hint)
-	}
-	return b.String()
-}
-
-// endpoint renders an address and port, port 0 as * (what the user gave).
-func endpoint(ap netip.AddrPort) string {
-	if ap.Port() == 0 {
-		if ap.Addr().Is6() {
-			return "[" + ap.Addr().String() + "]:*"
-		}
-		return ap.Addr().String() + ":*"
-	}
-	return ap.String()
 }
 
 // maxQueryLine bounds one --queries line; a longer line is reported as bad

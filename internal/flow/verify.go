@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/vnetml/vnetml/internal/network"
 )
@@ -240,4 +241,45 @@ func describeNSG(n *NSG, lvl Level, ic *IPConfig) string {
 		rg = r.ResourceGroup + "/"
 	}
 	return fmt.Sprintf("NSG %s%s%s", rg, n.Name, where)
+}
+
+// ExplainVerify says in one line who decided and, on a denial, what to
+// change, e.g. "Inbound TCP 198.18.3.9:443 -> 10.0.0.4:29876 allowed by
+// securityRules/AllowBatch (priority 100, NSG mygroup/ml-nsg on subnet default)".
+func (e *Engine) ExplainVerify(q VerifyQuery, r VerifyResult) string {
+	src, dst := q.Local, q.Remote
+	if q.Direction == Inbound {
+		src, dst = dst, src
+	}
+	flowText := fmt.Sprintf("%s %s %s -> %s", q.Direction, strings.ToUpper(q.Protocol.String()), endpoint(src), endpoint(dst))
+	verb := "denied"
+	if r.Decision.Access == Allow {
+		verb = "allowed"
+	}
+	h := e.ExplainDecision(r.IPConfig, r.Decision, r.Packet)
+	var b strings.Builder
+	b.WriteString(flowText + " " + verb)
+	switch {
+	case r.Decision.NSG == nil:
+		b.WriteString(": " + h.Detail)
+	case h.Rule == "":
+		fmt.Fprintf(&b, " by %s: %s", h.Where, h.Detail)
+	default:
+		fmt.Fprintf(&b, " by %s (priority %d, %s)", h.Rule, h.Priority, h.Where)
+	}
+	if h.Hint != "" {
+		b.WriteString(". " + h.Hint)
+	}
+	return b.String()
+}
+
+// endpoint renders an address and port, port 0 as * (what the user gave).
+func endpoint(ap netip.AddrPort) string {
+	if ap.Port() == 0 {
+		if ap.Addr().Is6() {
+			return "[" + ap.Addr().String() + "]:*"
+		}
+		return ap.Addr().String() + ":*"
+	}
+	return ap.String()
 }
