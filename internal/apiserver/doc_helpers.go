@@ -1,0 +1,364 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/store"
+)
+
+func lower(s string) string { return strings.ToLower(s) }
+
+// normLocation spells a region as ARM does: "East US" → "eastus".
+func normLocation(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// withEtag returns doc with its "etag" field set.
+func withEtag(doc []byte, etag string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil || m == nil {
+		return doc
+	}
+	e, _ := json.Marshal(etag)
+	m["etag"] = e
+	b, err := json.Marshal(m)
+	if err != nil {
+		return doc
+	}
+	return b
+}
+
+// condition reads If-Match and If-None-Match.
+func condition(rq *request) store.Condition {
+	return store.Condition{IfMatch: rq.http.Header.Get("If-Match"), IfNoneMatch: rq.http.Header.Get("If-None-Match")}
+}
+
+// checkCondition checks the request's conditional headers against the
+// resource's current version (nil when it does not exist).
+func checkCondition(rq *request, id string, cur *entry) error {
+	c := condition(rq)
+	if cur == nil {
+		return c.Check(id, false, "")
+	}
+	return c.Check(id, true, cur.res.Etag)
+}
+
+// checkName refuses a body whose name or type contradicts the URL.
+func checkName(id store.ID, name, typ string) error {
+	var l armerror.List
+	if name != "" && !strings.EqualFold(name, lastSegment(id.ID)) {
+		l.Addf(codeNameMismatch, "name", "The name %q in the body does not match the name %q in the URL; leave it out or make them equal.", name, lastSegment(id.ID))
+	}
+	if typ != "" && !strings.EqualFold(typ, id.Type) {
+		l.Addf(codeTypeMismatch, "type", "The type %q in the body does not match the type %q of the URL; leave it out or make them equal.", typ, id.Type)
+	}
+	return l.Err()
+}
+
+// checkParents refuses to create a resource whose subscription, group or
+// parent resource does not exist.
+func (t *txn) checkParents(id store.ID) error {
+	if id.Subscription != "" && id.Type != typeSubscription {
+		sub := "/subscriptions/" + id.Subscription
+		if t.get(lower(sub)) == nil {
+			return armerror.New(codeSubNotFound, "", "The subscription '%s' could not be found. Create it first (PUT %s).", id.Subscription, sub)
+		}
+	}
+	if id.ResourceGroup != "" && id.Type != typeResourceGroup {
+		rg := "/subscriptions/" + id.Subscription + "/resourceGroups/" + id.ResourceGroup
+		if t.get(lower(rg)) == nil {
+			return armerror.New(codeGroupNotFound, "", "Resource group '%s' could not be found. Create it first (`vnetml apply` a manifest with it, or PUT %s).", id.ResourceGroup, rg)
+		}
+	}
+	if id.Parent != "" && id.Type != typeResourceGroup {
+		p, err := store.ParseID(id.Parent)
+		if err == nil && p.Type != typeSubscription && p.Type != typeResourceGroup && t.get(p.Key) == nil && !t.isChild(p) {
+			return armerror.New(codeParentNotFound, "", "The parent resource '%s' of '%s' was not found. Create it first.", id.Parent, id.ID)
+		}
+	}
+	return nil
+}
+
+// isChild reports whether id is a child resource stored inside its parent
+// (a subnet, a security rule), and the parent has it.
+func (t *txn) isChild(id store.ID) bool {
+	k, ok := t.s.kinds[lower(id.Type)]
+	if !ok || k.child == nil {
+		return false
+	}
+	parent := t.get(lower(id.Parent))
+	if parent == nil || parent.obj == nil {
+		return false
+	}
+	for _, c := range k.child.list(parent.obj) {
+		if strings.EqualFold(k.child.name(c), lastSegment(id.ID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// getPlain answers GET of a resource stored as-is (locks, watchers).
+func (s *Server) getPlain(ctx context.Context, rq *request) (response, error) {
+	r, err := s.st.Get(ctx, rq.target.id.ID)
+	if err != nil {
+		return response{}, notFound(err, rq.target.id)
+	}
+	return ok(withEtag(r.Doc, r.Etag))
+}
+
+// notFound turns the store's ResourceNotFound into ARM's message.
+func notFound(err error, id store.ID) error {
+	if store.IsNotFound(err) {
+		return armerror.New(codeNotFound, "", "The Resource '%s' under resource group '%s' was not found.", typeAndName(id), id.ResourceGroup)
+	}
+	return err
+}
+
+func typeAndName(id store.ID) string {
+	return id.Type + "/" + lastSegment(id.ID)
+}
+
+// putPlainDoc writes a document stored as-is, answering 201 or 200.
+// guarded says whether locks apply (not to locks themselves).
+func (s *Server) putPlainDoc(ctx context.Context, rq *request, doc any, guarded bool) (response, error) {
+	id := rq.target.id
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return response{}, err
+	}
+	var loc struct {
+		Location string `json:"location"`
+	}
+	_ = json.Unmarshal(b, &loc)
+	existed := false
+	err = s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		existed = cur != nil
+		if err := checkCondition(rq, id.ID, cur); err != nil {
+			return err
+		}
+		if err := t.checkParents(id); err != nil {
+			return err
+		}
+		if guarded {
+			t.guard(id.ID, false)
+		}
+		return t.put(id, nil, b, loc.Location)
+	})
+	if err != nil {
+		return response{}, err
+	}
+	return s.answerStored(ctx, id, existed)
+}
+
+// answerStored answers a PUT with the stored document: 200 when it
+// replaced one, 201 when it created it.
+func (s *Server) answerStored(ctx context.Context, id store.ID, existed bool) (response, error) {
+	r, err := s.st.Get(ctx, id.ID)
+	if err != nil {
+		return response{}, err
+	}
+	status := http.StatusCreated
+	if existed {
+		status = http.StatusOK
+	}
+	return response{status, withEtag(r.Doc, r.Etag)}, nil
+}
+
+// deletePlain deletes a resource stored as-is, subject to locks.
+func (s *Server) deletePlain(ctx context.Context, rq *request) (response, error) {
+	return s.deleteStored(ctx, rq, true)
+}
+
+func (s *Server) deletePlainUnguarded(ctx context.Context, rq *request) (response, error) {
+	return s.deleteStored(ctx, rq, false)
+}
+
+// deleteStored deletes a resource and everything under it: 200 when it
+// existed, 204 when it did not (as ARM answers).
+func (s *Server) deleteStored(ctx context.Context, rq *request, guarded bool) (response, error) {
+	id := rq.target.id
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		if cur == nil {
+			return nil
+		}
+		existed = true
+		if err := checkCondition(rq, id.ID, cur); err != nil {
+			return err
+		}
+		if guarded {
+			t.guard(cur.id.ID, true)
+		}
+		t.del(id.Key)
+		return nil
+	})
+	if err != nil {
+		return response{}, err
+	}
+	if !existed {
+		return response{status: http.StatusNoContent}, nil
+	}
+	return response{status: http.StatusOK}, nil
+}
+
+// listPlain lists resources of the collection's type under its scope.
+func (s *Server) listPlain(ctx context.Context, rq *request) (response, error) {
+	return s.listStored(ctx, rq, store.ListOptions{
+		Subscription: rq.target.id.Subscription, ResourceGroup: rq.target.id.ResourceGroup, Type: rq.target.listType,
+	})
+}
+
+// listPage is ARM's list response.
+type listPage struct {
+	Value    []json.RawMessage `json:"value"`
+	NextLink string            `json:"nextLink,omitempty"`
+}
+
+// listStored answers a list from the store, one page per request
+// ($top, default and at most 1000; $skipToken continues), each item with
+// its etag, leaving out what the caller may not read.
+func (s *Server) listStored(ctx context.Context, rq *request, opts store.ListOptions) (response, error) {
+	return s.listRendered(ctx, rq, opts, func(r store.Resource) (json.RawMessage, error) {
+		return withEtag(r.Doc, r.Etag), nil
+	})
+}
+
+func (s *Server) listRendered(ctx context.Context, rq *request, opts store.ListOptions, render func(store.Resource) (json.RawMessage, error)) (response, error) {
+	opts.Limit = 1000
+	if top := rq.query("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 {
+			return response{}, armerror.New(store.CodeInvalidQuery, "$top", "$top=%q is not a positive integer.", top)
+		}
+		opts.Limit = min(n, 1000)
+	}
+	opts.Continuation = rq.query("$skipToken")
+	page, err := s.st.List(ctx, opts)
+	if err != nil {
+		return response{}, err
+	}
+	out := listPage{Value: []json.RawMessage{}}
+	for _, r := range page.Resources {
+		if auth.Authorize(rq.principal, auth.Read, r.ID) != nil {
+			continue
+		}
+		b, err := render(r)
+		if err != nil {
+			s.log.Error("stored resource is unreadable", "id", r.ID, "error", err)
+			continue
+		}
+		out.Value = append(out.Value, b)
+	}
+	if page.Next != "" {
+		u := *rq.http.URL
+		q := u.Query()
+		for k := range q {
+			if strings.EqualFold(k, "$skipToken") {
+				q.Del(k)
+			}
+		}
+		q.Set("$skipToken", page.Next)
+		u.RawQuery = q.Encode()
+		out.NextLink = nextLinkBase(rq) + u.RequestURI()
+	}
+	return ok(out)
+}
+
+// nextLinkBase is the scheme and host the client called.
+func nextLinkBase(rq *request) string {
+	scheme := "http"
+	if rq.http.TLS != nil {
+		scheme = "https"
+	}
+	return (&url.URL{Scheme: scheme, Host: rq.http.Host}).String()
+}
+
+// mergePatch applies an RFC 7386 JSON merge patch to doc.
+func mergePatch(doc, patch []byte) ([]byte, error) {
+	var d, p any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(patch))
+	if err := dec.Decode(&p); err != nil {
+		return nil, armerror.New(codeInvalidContent, "", "The patch is not valid JSON: %v.", err)
+	}
+	if _, ok := p.(map[string]any); !ok {
+		return nil, armerror.New(codeInvalidContent, "", "A PATCH body is a JSON object whose fields replace the resource's (null removes one).")
+	}
+	return json.Marshal(mergeValue(d, p))
+}
+
+func mergeValue(d, p any) any {
+	pm, ok := p.(map[string]any)
+	if !ok {
+		return p
+	}
+	dm, ok := d.(map[string]any)
+	if !ok {
+		dm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(dm, k)
+			continue
+		}
+		dm[k] = mergeValue(dm[k], v)
+	}
+	return dm
+}
+
+// scopeOf returns the id of the subscription or group a collection lists.
+func scopeOf(id store.ID) string {
+	if id.ID == "" {
+		return "/"
+	}
+	return id.ID
+}
+
+// normalizeObj fills ids, types and default rules of a model object.
+func normalizeObj(obj any) {
+	var s network.Snapshot
+	switch o := obj.(type) {
+	case *network.VirtualNetwork:
+		s.VirtualNetworks = []network.VirtualNetwork{*o}
+		s.Normalize()
+		*o = s.VirtualNetworks[0]
+	case *network.NetworkSecurityGroup:
+		s.NetworkSecurityGroups = []network.NetworkSecurityGroup{*o}
+		s.Normalize()
+		*o = s.NetworkSecurityGroups[0]
+	case *network.RouteTable:
+		s.RouteTables = []network.RouteTable{*o}
+		s.Normalize()
+		*o = s.RouteTables[0]
+	case *network.ApplicationSecurityGroup:
+		s.ApplicationSecGroups = []network.ApplicationSecurityGroup{*o}
+		s.Normalize()
+		*o = s.ApplicationSecGroups[0]
+	case *network.NetworkInterface:
+		s.NetworkInterfaces = []network.NetworkInterface{*o}
+		s.Normalize()
+		*o = s.NetworkInterfaces[0]
+	case *network.PublicIPAddress:
+		s.PublicIPAddresses = []network.PublicIPAddress{*o}
+		s.Normalize()
+		*o = s.PublicIPAddresses[0]
+	case *network.LoadBalancer:
+		s.LoadBalancers = []network.LoadBalancer{*o}
+		s.Normalize()
+		*o = s.LoadBalancers[0]
+	}
+}

@@ -1,0 +1,284 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/store"
+)
+
+// subscriptionDoc is a subscription as ARM shows it, plus its quotas.
+type subscriptionDoc struct {
+	ID             string            `json:"id,omitempty"`
+	SubscriptionID string            `json:"subscriptionId,omitempty"`
+	DisplayName    string            `json:"displayName,omitempty"`
+	State          string            `json:"state,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	// Quotas override the server's default limits for this subscription
+	// (every region), by usage name, e.g. {"PublicIPAddresses": 20}.
+	Quotas map[string]int64 `json:"quotas,omitempty"`
+	Etag   string           `json:"etag,omitempty"`
+}
+
+func (s *Server) getSubscription(ctx context.Context, rq *request) (response, error) {
+	r, err := s.st.Get(ctx, rq.target.id.ID)
+	if err != nil {
+		if store.IsNotFound(err) {
+			return response{}, armerror.New(codeSubNotFound, "", "The subscription '%s' could not be found.", rq.target.id.Subscription)
+		}
+		return response{}, err
+	}
+	return ok(withEtag(r.Doc, r.Etag))
+}
+
+// putSubscription creates or updates a subscription: its display name,
+// tags and quota overrides. PATCH merges into the current document.
+func (s *Server) putSubscription(ctx context.Context, rq *request) (response, error) {
+	id := rq.target.id
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		existed = cur != nil
+		if err := checkCondition(rq, id.ID, cur); err != nil {
+			return err
+		}
+		body := rq.body
+		if rq.http.Method == http.MethodPatch {
+			if cur == nil {
+				return armerror.New(codeSubNotFound, "", "The subscription '%s' could not be found; PATCH changes an existing one, PUT creates one.", id.Subscription)
+			}
+			var err error
+			if body, err = mergePatch(cur.res.Doc, body); err != nil {
+				return err
+			}
+		}
+		var d subscriptionDoc
+		if err := decodeBody(body, &d); err != nil {
+			return err
+		}
+		if d.SubscriptionID != "" && !strings.EqualFold(d.SubscriptionID, id.Subscription) {
+			return armerror.New(codeInvalidParameter, "subscriptionId", "The subscriptionId %q in the body does not match %q in the URL.", d.SubscriptionID, id.Subscription)
+		}
+		if err := checkQuotaNames(d.Quotas); err != nil {
+			return err
+		}
+		d.ID, d.SubscriptionID, d.State, d.Etag = id.ID, id.Subscription, "Enabled", ""
+		if d.DisplayName == "" {
+			d.DisplayName = id.Subscription
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		t.guard(id.ID, false)
+		return t.put(id, nil, b, "")
+	})
+	if err != nil {
+		return response{}, err
+	}
+	return s.answerStored(ctx, id, existed)
+}
+
+// deleteSubscription deletes an empty subscription.
+func (s *Server) deleteSubscription(ctx context.Context, rq *request) (response, error) {
+	id := rq.target.id
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		if cur == nil {
+			return nil
+		}
+		existed = true
+		var groups []string
+		t.each(func(e *entry) {
+			if e.id.Type == typeResourceGroup && strings.EqualFold(e.id.Subscription, id.Subscription) {
+				groups = append(groups, e.id.ResourceGroup)
+			}
+		})
+		if len(groups) > 0 {
+			return armerror.New(codeSubNotEmpty, "", "The subscription '%s' still has resource groups (%s); delete them first.", id.Subscription, strings.Join(groups, ", "))
+		}
+		t.guard(id.ID, true)
+		t.del(id.Key)
+		return nil
+	})
+	if err != nil {
+		return response{}, err
+	}
+	if !existed {
+		return response{status: http.StatusNoContent}, nil
+	}
+	return response{status: http.StatusOK}, nil
+}
+
+// listSubscriptions lists the subscriptions the caller can see anything of.
+func (s *Server) listSubscriptions(ctx context.Context, rq *request) (response, error) {
+	page, err := s.st.List(ctx, store.ListOptions{Type: typeSubscription})
+	if err != nil {
+		return response{}, err
+	}
+	out := listPage{Value: []json.RawMessage{}}
+	for _, r := range page.Resources {
+		if !overlaps(rq.principal.Scope, r.ID) {
+			continue
+		}
+		out.Value = append(out.Value, withEtag(r.Doc, r.Etag))
+	}
+	return ok(out)
+}
+
+// overlaps reports whether one of two scopes contains the other.
+func overlaps(a, b string) bool {
+	if a == "/" || b == "/" {
+		return true
+	}
+	a, b = lower(a), lower(b)
+	return a == b || strings.HasPrefix(a, b+"/") || strings.HasPrefix(b, a+"/")
+}
+
+// groupDoc is a resource group as ARM shows it.
+type groupDoc struct {
+	ID         string            `json:"id,omitempty"`
+	Name       string            `json:"name,omitempty"`
+	Type       string            `json:"type,omitempty"`
+	Location   string            `json:"location"`
+	ManagedBy  string            `json:"managedBy,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		ProvisioningState string `json:"provisioningState,omitempty"`
+	} `json:"properties"`
+	Etag string `json:"etag,omitempty"`
+}
+
+func (s *Server) getResourceGroup(ctx context.Context, rq *request) (response, error) {
+	r, err := s.st.Get(ctx, rq.target.id.ID)
+	if err != nil {
+		if store.IsNotFound(err) {
+			return response{}, armerror.New(codeGroupNotFound, "", "Resource group '%s' could not be found.", rq.target.id.ResourceGroup)
+		}
+		return response{}, err
+	}
+	return ok(withEtag(r.Doc, r.Etag))
+}
+
+// putResourceGroup creates or updates a group; its location is fixed once
+// created.
+func (s *Server) putResourceGroup(ctx context.Context, rq *request) (response, error) {
+	id := rq.target.id
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		existed = cur != nil
+		if err := checkCondition(rq, id.ID, cur); err != nil {
+			return err
+		}
+		body := rq.body
+		if rq.http.Method == http.MethodPatch {
+			if cur == nil {
+				return armerror.New(codeGroupNotFound, "", "Resource group '%s' could not be found; PATCH changes an existing group, PUT creates one.", id.ResourceGroup)
+			}
+			var err error
+			if body, err = mergePatch(cur.res.Doc, body); err != nil {
+				return err
+			}
+		}
+		var d groupDoc
+		if err := decodeBody(body, &d); err != nil {
+			return err
+		}
+		if err := checkName(id, d.Name, d.Type); err != nil {
+			return err
+		}
+		if err := checkGroupName(id.ResourceGroup); err != nil {
+			return err
+		}
+		if err := t.checkParents(id); err != nil {
+			return err
+		}
+		d.Location = normLocation(d.Location)
+		if d.Location == "" {
+			return armerror.New(codeLocationRequired, "location", "The location property is required for a resource group, e.g. \"location\": \"eastus\".")
+		}
+		if cur != nil && cur.loc != d.Location {
+			return armerror.New("InvalidResourceGroupLocation", "location", "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", d.Location, cur.loc)
+		}
+		d.ID, d.Name, d.Type, d.Etag = id.ID, id.ResourceGroup, typeResourceGroup, ""
+		d.Properties.ProvisioningState = succeeded
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		t.guard(id.ID, false)
+		return t.put(id, nil, b, d.Location)
+	})
+	if err != nil {
+		return response{}, err
+	}
+	return s.answerStored(ctx, id, existed)
+}
+
+// checkGroupName applies ARM's rule: 1-90 characters, letters, digits,
+// underscores, parentheses, hyphens and periods, not ending in a period.
+func checkGroupName(name string) error {
+	bad := len(name) == 0 || len(name) > 90 || strings.HasSuffix(name, ".")
+	for _, r := range name {
+		if !(r == '_' || r == '(' || r == ')' || r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			bad = true
+		}
+	}
+	if bad {
+		return armerror.New("InvalidResourceGroup", "name", "The resource group name %q is invalid: use 1-90 letters, digits, underscores, parentheses, hyphens and periods, not ending in a period.", name)
+	}
+	return nil
+}
+
+// deleteResourceGroup deletes a group and everything in it, unless a lock
+// or a reference from outside the group forbids it.
+func (s *Server) deleteResourceGroup(ctx context.Context, rq *request) (response, error) {
+	id := rq.target.id
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		if cur == nil {
+			return nil
+		}
+		existed = true
+		if err := checkCondition(rq, id.ID, cur); err != nil {
+			return err
+		}
+		t.guard(cur.id.ID, true)
+		// Everything in the group: ids under the group's id.
+		t.del(id.Key)
+		return nil
+	})
+	if err != nil {
+		return response{}, err
+	}
+	if !existed {
+		return response{status: http.StatusNoContent}, nil
+	}
+	return response{status: http.StatusOK}, nil
+}
+
+func (s *Server) listResourceGroups(ctx context.Context, rq *request) (response, error) {
+	return s.listStored(ctx, rq, store.ListOptions{Subscription: rq.target.id.Subscription, Type: typeResourceGroup})
+}
+
+// ensureDefaultSubscription creates the default subscription in an empty
+// deployment.
+func (s *Server) ensureDefaultSubscription(ctx context.Context) error {
+	for _, e := range s.world.byKey {
+		if e.id.Type == typeSubscription {
+			return nil
+		}
+	}
+	id, _ := store.ParseID("/subscriptions/" + DefaultSubscription)
+	b, _ := json.Marshal(subscriptionDoc{ID: id.ID, SubscriptionID: DefaultSubscription, DisplayName: "default", State: "Enabled"})
+	return s.write(ctx, auth.Principal{TokenID: "vnetml", Role: auth.Owner, Scope: "/"}, func(t *txn) error {
+		return t.put(id, nil, b, "")
+	})
+}

@@ -1,0 +1,272 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/servicetag"
+	"github.com/vnetml/vnetml/internal/store"
+)
+
+// Config configures a Server. Store, Tags and Auth are required.
+type Config struct {
+	Store store.Store
+	Tags  *servicetag.Registry
+	Auth  *auth.Authenticator
+	// Logger receives one line per request (Debug for successes, Info for
+	// client errors, Error for server errors) and the engine's warnings;
+	// nil discards.
+	Logger *slog.Logger
+	// Quotas are the default limits per subscription and region; nil means
+	// DefaultQuotas. A subscription's own quotas override them.
+	Quotas Quotas
+	// Metrics registers the server's Prometheus collectors; nil creates a
+	// private registry (see Server.Metrics).
+	Metrics *prometheus.Registry
+	// PublicIPPool is where public IP addresses are allocated from; the zero
+	// value means DefaultPublicIPPool.
+	PublicIPPool netip.Prefix
+}
+
+// DefaultPublicIPPool is the range public IP addresses are drawn from in
+// the default local cloud (TEST-NET-2, RFC 5737): outside every private
+// range and every service tag of the local cloud.
+var DefaultPublicIPPool = netip.MustParsePrefix("198.51.100.0/24")
+
+// DefaultSubscription is the subscription the server creates on first
+// start, so that a fresh deployment is usable at once.
+const DefaultSubscription = network.DefaultSubscription
+
+// Server serves the management API. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	st      store.Store
+	tags    *servicetag.Registry
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	quotas  Quotas
+	pool    netip.Prefix
+	metrics *metrics
+	kinds   map[string]*kind
+	handler http.Handler
+
+	// mu serializes writes; world is what they read and change.
+	mu    sync.Mutex
+	world *world
+
+	view atomic.Pointer[view]     // the newest committed network
+	eng  atomic.Pointer[compiled] // the newest compiled engine
+
+	engMu    sync.Mutex
+	engReady chan struct{} // closed and replaced whenever eng advances
+
+	kick      chan struct{} // wakes the compiler; buffered 1
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// compiled is a flow engine and the store revision it reflects.
+type compiled struct {
+	rev int64
+	eng *flow.Engine
+}
+
+// New loads every stored resource, compiles the first engine, creates the
+// default subscription when the store has none, and starts the compiler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Tags == nil || cfg.Auth == nil {
+		return nil, errors.New("apiserver: Config needs Store, Tags and Auth")
+	}
+	s := &Server{
+		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool,
+		world:    &world{byKey: map[string]*entry{}},
+		engReady: make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.quotas == nil {
+		s.quotas = DefaultQuotas()
+	}
+	if !s.pool.IsValid() {
+		s.pool = DefaultPublicIPPool
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg, s)
+	s.buildKinds()
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	s.compile(s.view.Load())
+	go s.compiler()
+	if err := s.ensureDefaultSubscription(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", s.metrics.handler)
+	mux.HandleFunc("/", s.serve)
+	s.handler = mux
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the API, /healthz and /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops the compiler. It does not close the store.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+	})
+	return nil
+}
+
+// load reads every stored resource into the world, page by page.
+func (s *Server) load(ctx context.Context) error {
+	opts := store.ListOptions{Limit: 1000}
+	var rev int64
+	for first := true; first || opts.Continuation != ""; first = false {
+		page, err := s.st.List(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("loading stored resources: %w", err)
+		}
+		if first {
+			rev = page.Revision
+		}
+		for _, r := range page.Resources {
+			if lower(r.Type) == lower(typeToken) {
+				continue // the Authenticator owns tokens
+			}
+			e, err := s.entryOf(r)
+			if err != nil {
+				// A document this version cannot read is kept in the store
+				// and left out of the network, loudly.
+				s.log.Error("stored resource is unreadable; it is left out of the network", "id", r.ID, "error", err)
+				continue
+			}
+			s.world.byKey[e.id.Key] = e
+		}
+		opts.Continuation = page.Next
+	}
+	s.world.rev = rev
+	snap := snapshotOf(s.world.byKey)
+	s.view.Store(&view{rev: rev, snap: snap, refs: referencesOf(snap)})
+	return nil
+}
+
+// entryOf decodes a stored resource.
+func (s *Server) entryOf(r store.Resource) (*entry, error) {
+	id, err := store.ParseID(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{id: id, res: r}
+	var hdr struct {
+		Location string `json:"location"`
+	}
+	if k, ok := s.kinds[lower(id.Type)]; ok && k.net != nil {
+		obj, err := k.net.decode(r.Doc)
+		if err != nil {
+			return nil, err
+		}
+		e.obj = obj
+		e.loc = normLocation(k.net.meta(obj).Location)
+	} else if err := jsonUnmarshal(r.Doc, &hdr); err == nil {
+		e.loc = normLocation(hdr.Location)
+	}
+	return e, nil
+}
+
+// compiler recompiles the engine whenever a newer view is published.
+func (s *Server) compiler() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		if v := s.view.Load(); v.rev > s.eng.Load().rev {
+			s.compile(v)
+		}
+	}
+}
+
+// compile compiles v and publishes the engine.
+func (s *Server) compile(v *view) {
+	start := time.Now()
+	eng := flow.Compile(v.snap, s.tags)
+	s.metrics.compileSeconds.Observe(time.Since(start).Seconds())
+	for _, w := range eng.Warnings() {
+		s.log.Warn("flow engine", "revision", v.rev, "warning", w)
+	}
+	s.engMu.Lock()
+	s.eng.Store(&compiled{rev: v.rev, eng: eng})
+	close(s.engReady)
+	s.engReady = make(chan struct{})
+	s.engMu.Unlock()
+}
+
+// engine returns the newest compiled engine without waiting.
+func (s *Server) engine() *compiled { return s.eng.Load() }
+
+// waitEngine waits until the engine reflects revision rev.
+func (s *Server) waitEngine(ctx context.Context, rev int64) error {
+	for {
+		s.engMu.Lock()
+		ready := s.engReady
+		cur := s.eng.Load()
+		s.engMu.Unlock()
+		if cur.rev >= rev {
+			return nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stop:
+			return store.ErrClosed
+		}
+	}
+}
+
+// publish makes a committed world the newest view and wakes the compiler.
+func (s *Server) publish(rev int64, snap *network.Snapshot, refs refIndex) {
+	s.view.Store(&view{rev: rev, snap: snap, refs: refs})
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.st.Revision(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	c := s.engine()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "revision": s.view.Load().rev, "engineRevision": c.rev})
+}

@@ -1,0 +1,360 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/store"
+)
+
+// txn is one write being prepared: the changes a handler makes against the
+// world, checked in full and applied to the store in one transaction by
+// commit. It exists only under Server.mu.
+type txn struct {
+	s     *Server
+	ctx   context.Context
+	who   auth.Principal
+	puts  map[string]*entry // by key: the new version
+	dels  map[string]*entry // by key: the version deleted
+	order []string          // keys in the order first changed
+	// guarded lists what locks must allow: the id the caller addressed
+	// (a child's id for a child resource) and whether it is deleted.
+	guarded []guard
+}
+
+type guard struct {
+	id     string
+	delete bool
+}
+
+// write runs fn under the write lock and commits what it changed. It
+// returns once the change is durable and the engine reflects it.
+func (s *Server) write(ctx context.Context, who auth.Principal, fn func(t *txn) error) error {
+	s.mu.Lock()
+	t := &txn{s: s, ctx: ctx, who: who, puts: map[string]*entry{}, dels: map[string]*entry{}}
+	err := fn(t)
+	var rev int64
+	if err == nil {
+		rev, err = t.commit()
+	}
+	s.mu.Unlock()
+	if err != nil || rev == 0 {
+		return err
+	}
+	return s.waitEngine(ctx, rev)
+}
+
+// get returns the current version of a resource as this transaction sees
+// it, or nil.
+func (t *txn) get(key string) *entry {
+	if e, ok := t.puts[key]; ok {
+		return e
+	}
+	if _, ok := t.dels[key]; ok {
+		return nil
+	}
+	return t.s.world.byKey[key]
+}
+
+// each calls fn for every resource this transaction sees, in no order.
+func (t *txn) each(fn func(e *entry)) {
+	for k, e := range t.s.world.byKey {
+		if _, ok := t.puts[k]; ok {
+			continue
+		}
+		if _, ok := t.dels[k]; ok {
+			continue
+		}
+		fn(e)
+	}
+	for _, e := range t.puts {
+		fn(e)
+	}
+}
+
+// put records a new version of a resource. obj, for the network model's
+// kinds, is the prepared model object, and doc is then derived from it.
+func (t *txn) put(id store.ID, obj any, doc []byte, loc string) error {
+	if obj != nil {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", id.ID, err)
+		}
+		doc = b
+	}
+	if cur := t.get(id.Key); cur != nil {
+		id.ID = cur.id.ID // ids keep their first spelling
+	}
+	if _, ok := t.puts[id.Key]; !ok {
+		t.order = append(t.order, id.Key)
+	}
+	delete(t.dels, id.Key)
+	t.puts[id.Key] = &entry{id: id, res: store.Resource{ID: id.ID, Type: id.Type, Doc: doc}, obj: obj, loc: normLocation(loc)}
+	return nil
+}
+
+// del records the deletion of a resource and of everything under it
+// (children stored apart, locks on it).
+func (t *txn) del(key string) {
+	var keys []string
+	t.each(func(e *entry) {
+		if e.id.Key == key || strings.HasPrefix(e.id.Key, key+"/") {
+			keys = append(keys, e.id.Key)
+		}
+	})
+	slices.Sort(keys)
+	for _, k := range keys {
+		e := t.get(k)
+		if _, ok := t.puts[k]; ok {
+			delete(t.puts, k)
+		}
+		if base, ok := t.s.world.byKey[k]; ok {
+			t.dels[k] = base
+			t.order = append(t.order, k)
+		} else if e != nil {
+			// created and deleted in this transaction: nothing to write
+			t.order = slices.DeleteFunc(t.order, func(x string) bool { return x == k })
+		}
+	}
+}
+
+// guard records that locks must allow writing (or deleting) id.
+func (t *txn) guard(id string, deleting bool) {
+	t.guarded = append(t.guarded, guard{id: id, delete: deleting})
+}
+
+// commit checks the transaction and applies it to the store. It returns
+// the revision written, 0 when there was nothing to write.
+func (t *txn) commit() (int64, error) {
+	if len(t.puts) == 0 && len(t.dels) == 0 {
+		return 0, nil
+	}
+	if err := t.checkLocks(); err != nil {
+		return 0, err
+	}
+	if err := t.checkQuotas(); err != nil {
+		return 0, err
+	}
+	candidate := t.candidate()
+	t.syncPeerings(candidate)
+	snap := snapshotOf(candidate)
+	refs := referencesOf(snap)
+	if err := t.checkInUse(candidate, refs); err != nil {
+		return 0, err
+	}
+	if err := t.validate(snap, refs); err != nil {
+		return 0, err
+	}
+	ops := make([]store.Op, 0, len(t.order))
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range t.order {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		base := t.s.world.byKey[k]
+		switch {
+		case t.puts[k] != nil:
+			cond := store.CreateOnly()
+			if base != nil {
+				cond = store.IfMatch(base.res.Etag)
+			}
+			ops = append(ops, store.PutOp(t.puts[k].id.ID, t.puts[k].res.Doc, cond))
+			keys = append(keys, k)
+		case t.dels[k] != nil:
+			ops = append(ops, store.DeleteOp(base.id.ID, store.IfMatch(base.res.Etag)))
+			keys = append(keys, k)
+		}
+	}
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	res, err := t.s.st.Apply(t.ctx, ops)
+	if err != nil {
+		return 0, err
+	}
+	w := t.s.world
+	var rev int64
+	for i, k := range keys {
+		rev = max(rev, res[i].Revision)
+		if ops[i].Delete {
+			delete(w.byKey, k)
+			continue
+		}
+		e := t.puts[k]
+		e.res = res[i]
+		w.byKey[k] = e
+	}
+	if rev == 0 {
+		rev, err = t.s.st.Revision(t.ctx)
+		if err != nil {
+			return 0, err
+		}
+	}
+	w.rev = rev
+	t.s.metrics.writes.Add(float64(len(ops)))
+	t.s.publish(rev, snap, refs)
+	return rev, nil
+}
+
+// candidate is the world as it will be after the transaction.
+func (t *txn) candidate() map[string]*entry {
+	out := make(map[string]*entry, len(t.s.world.byKey)+len(t.puts))
+	t.each(func(e *entry) { out[e.id.Key] = e })
+	return out
+}
+
+// syncPeerings sets each peering's state as Azure reports it: Connected
+// when the remote network peers back, Initiated when it does not (yet),
+// Disconnected when the remote network is gone. Networks whose peerings
+// change state are rewritten in this transaction.
+func (t *txn) syncPeerings(candidate map[string]*entry) {
+	for _, e := range candidate {
+		v, ok := e.obj.(*network.VirtualNetwork)
+		if !ok || len(v.Properties.VirtualNetworkPeerings) == 0 {
+			continue
+		}
+		var changed *network.VirtualNetwork
+		for i, p := range v.Properties.VirtualNetworkPeerings {
+			want := "Disconnected"
+			if p.Properties.RemoteVirtualNetwork != nil {
+				if r := candidate[network.Key(p.Properties.RemoteVirtualNetwork.ID)]; r != nil {
+					want = "Initiated"
+					if rv, ok := r.obj.(*network.VirtualNetwork); ok && slices.ContainsFunc(rv.Properties.VirtualNetworkPeerings,
+						func(q network.VirtualNetworkPeering) bool {
+							return q.Properties.RemoteVirtualNetwork != nil && network.SameID(q.Properties.RemoteVirtualNetwork.ID, v.ID)
+						}) {
+						want = "Connected"
+					}
+				}
+			}
+			if p.Properties.PeeringState != want {
+				if changed == nil {
+					changed = clone(v)
+				}
+				changed.Properties.VirtualNetworkPeerings[i].Properties.PeeringState = want
+			}
+		}
+		if changed != nil {
+			_ = t.put(e.id, changed, nil, changed.Location) // a model object always marshals
+			candidate[e.id.Key] = t.puts[e.id.Key]
+		}
+	}
+}
+
+// checkInUse refuses to remove what something that stays refers to: a
+// subnet with NICs in it, an attached NSG or route table, a public IP or
+// application security group in use.
+func (t *txn) checkInUse(candidate map[string]*entry, refs refIndex) error {
+	var l armerror.List
+	removed := func(id, what, code string) {
+		for _, r := range refs.referrers(network.Key(id), false) {
+			l.Addf(code, id, "%s %s is in use by %s and cannot be deleted. Remove the reference (or delete %s) first.",
+				what, id, r.from, r.from)
+		}
+	}
+	for k, base := range t.s.world.byKey {
+		next := candidate[k]
+		switch o := base.obj.(type) {
+		case *network.VirtualNetwork:
+			for _, sn := range o.Properties.Subnets {
+				if next == nil || !hasSubnet(next.obj.(*network.VirtualNetwork), sn.Name) {
+					for _, r := range refs.referrers(network.Key(sn.ID), false) {
+						l.Addf(codeSubnetInUse, sn.ID, "Subnet %s is in use by %s and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.", sn.Name, r.from)
+					}
+				}
+			}
+		case *network.NetworkSecurityGroup:
+			if next == nil {
+				removed(o.ID, "Network security group", codeNSGInUse)
+			}
+		case *network.RouteTable:
+			if next == nil {
+				removed(o.ID, "Route table", codeRouteTableInUse)
+			}
+		case *network.PublicIPAddress:
+			if next == nil {
+				removed(o.ID, "Public IP address", codePublicIPInUse)
+			}
+		case *network.ApplicationSecurityGroup:
+			if next == nil {
+				removed(o.ID, "Application security group", codeASGInUse)
+			}
+		case *network.LoadBalancer:
+			if next == nil {
+				removed(o.ID, "Load balancer", codeLoadBalancerInUse)
+			}
+		}
+	}
+	return l.Err()
+}
+
+func hasSubnet(v *network.VirtualNetwork, name string) bool {
+	return slices.ContainsFunc(v.Properties.Subnets, func(s network.Subnet) bool { return strings.EqualFold(s.Name, name) })
+}
+
+// validate runs the model's validation over what the transaction wrote and
+// over whatever refers to it (a NIC whose subnet changed), rooting each
+// error at the resource when the transaction wrote only one.
+func (t *txn) validate(snap *network.Snapshot, refs refIndex) error {
+	changed := map[string]bool{}
+	for k, e := range t.puts {
+		if e.obj == nil {
+			continue
+		}
+		changed[k] = true
+		for _, r := range refs.referrers(k, true) {
+			changed[topLevel(r.from)] = true
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	err := snap.ValidateChanged(t.s.tags, func(id string) bool { return changed[topLevel(id)] })
+	if err == nil {
+		return nil
+	}
+	e, _ := armerror.As(err)
+	if len(t.puts) == 1 {
+		for _, p := range t.puts {
+			if p.obj != nil {
+				k := t.s.kinds[lower(p.id.Type)]
+				return stripRoot(e, k.net.collection+"["+k.net.meta(p.obj).Name+"]")
+			}
+		}
+	}
+	return e
+}
+
+// topLevel returns the key of the top-level resource an id lies in.
+func topLevel(id string) string {
+	r, err := network.ParseResourceID(id)
+	if err != nil || len(r.Types) <= 1 {
+		return network.Key(id)
+	}
+	return network.Key(network.MakeID(r.Subscription, r.ResourceGroup, r.Provider+"/"+r.Types[0], r.Names[0]))
+}
+
+// stripRoot removes a snapshot root ("networkSecurityGroups[ml-nsg]") from
+// the targets of e and its details, so that they are rooted at the request
+// body as a client wrote it.
+func stripRoot(e *armerror.Error, root string) *armerror.Error {
+	c := *e
+	if rest, ok := strings.CutPrefix(c.Target, root); ok {
+		c.Target = strings.TrimPrefix(rest, ".")
+	}
+	if len(e.Details) > 0 {
+		c.Details = make([]*armerror.Error, len(e.Details))
+		for i, d := range e.Details {
+			c.Details[i] = stripRoot(d, root)
+		}
+	}
+	return &c
+}
