@@ -81,7 +81,11 @@ func TestEtags(t *testing.T) {
 	e.must(201, "PUT", rg, groupBody)
 	first := e.must(201, "PUT", nsg, nsgBody).json(t)["etag"].(string)
 	e.wantError(409, "Conflict", "PUT", nsg, nsgBody, "If-None-Match", "*")
-	second := e.must(200, "PUT", nsg, nsgBody, "If-Match", first).json(t)["etag"].(string)
+	if same := e.must(200, "PUT", nsg, nsgBody, "If-Match", first).json(t)["etag"]; same != first {
+		t.Fatalf("a PUT that changes nothing changed the etag %s to %s", first, same)
+	}
+	changed := strings.Replace(nsgBody, `"location": "eastus"`, `"location": "eastus", "tags": {"v": "2"}`, 1)
+	second := e.must(200, "PUT", nsg, changed, "If-Match", first).json(t)["etag"].(string)
 	if second == first {
 		t.Fatal("etag did not change on write")
 	}

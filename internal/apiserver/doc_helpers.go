@@ -42,10 +42,9 @@ func condition(rq *request) store.Condition {
 	return store.Condition{IfMatch: rq.http.Header.Get("If-Match"), IfNoneMatch: rq.http.Header.Get("If-None-Match")}
 }
 
-// checkCondition checks the request's conditional headers against the
-// resource's current version (nil when it does not exist).
-func checkCondition(rq *request, id string, cur *entry) error {
-	c := condition(rq)
+// checkCond checks a condition against a resource's current version (nil
+// when it does not exist).
+func checkCond(c store.Condition, id string, cur *entry) error {
 	if cur == nil {
 		return c.Check(id, false, "")
 	}
@@ -109,11 +108,11 @@ func (t *txn) isChild(id store.ID) bool {
 
 // getPlain answers GET of a resource stored as-is (locks, watchers).
 func (s *Server) getPlain(ctx context.Context, rq *request) (response, error) {
-	r, err := s.st.Get(ctx, rq.target.id.ID)
+	b, err := s.showStored(ctx, rq.target.id)
 	if err != nil {
-		return response{}, notFound(err, rq.target.id)
+		return response{}, err
 	}
-	return ok(withEtag(r.Doc, r.Etag))
+	return ok(b)
 }
 
 // notFound turns the store's ResourceNotFound into ARM's message.
@@ -128,51 +127,88 @@ func typeAndName(id store.ID) string {
 	return id.Type + "/" + lastSegment(id.ID)
 }
 
-// putPlainDoc writes a document stored as-is, answering 201 or 200.
-// guarded says whether locks apply (not to locks themselves).
-func (s *Server) putPlainDoc(ctx context.Context, rq *request, doc any, guarded bool) (response, error) {
-	id := rq.target.id
+// stager stages the PUT (or, with patch, the merge-patch) of one resource
+// in a transaction and reports whether the resource existed. Every
+// writable kind has one; the PUT handlers and batch apply share them.
+type stager func(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (existed bool, err error)
+
+// putWith is the PUT (and PATCH) handler of a kind: it stages the request
+// in its own transaction and answers with the resource as stored, 201 when
+// it was created and 200 when it was replaced.
+func (s *Server) putWith(stage stager) handlerFunc {
+	return func(ctx context.Context, rq *request) (response, error) {
+		id := rq.target.id
+		existed := false
+		err := s.write(ctx, rq.principal, func(t *txn) error {
+			var err error
+			existed, err = stage(t, id, rq.body, condition(rq), rq.http.Method == http.MethodPatch)
+			return err
+		})
+		if err != nil {
+			return response{}, err
+		}
+		body, err := s.show(ctx, id)
+		if err != nil {
+			return response{}, err
+		}
+		if existed {
+			return ok(body)
+		}
+		return created(body)
+	}
+}
+
+// show renders a resource as GET answers it.
+func (s *Server) show(ctx context.Context, id store.ID) (any, error) {
+	if k := s.kindOf(id.Type); k != nil && k.child != nil {
+		return s.showChild(ctx, id)
+	}
+	return s.showStored(ctx, id)
+}
+
+// showStored renders a resource stored under its own id.
+func (s *Server) showStored(ctx context.Context, id store.ID) (json.RawMessage, error) {
+	r, err := s.st.Get(ctx, id.ID)
+	if err != nil {
+		return nil, notFound(err, id)
+	}
+	return s.renderStored(r)
+}
+
+// stagePlain stages a document stored as-is. guarded says whether locks
+// apply (not to locks themselves).
+func (t *txn) stagePlain(id store.ID, doc any, cond store.Condition, guarded bool) (bool, error) {
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
 	var loc struct {
 		Location string `json:"location"`
 	}
 	_ = json.Unmarshal(b, &loc)
-	existed := false
-	err = s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		existed = cur != nil
-		if err := checkCondition(rq, id.ID, cur); err != nil {
-			return err
-		}
-		if err := t.checkParents(id); err != nil {
-			return err
-		}
-		if guarded {
-			t.guard(id.ID, false)
-		}
-		return t.put(id, nil, b, loc.Location)
-	})
-	if err != nil {
-		return response{}, err
+	cur := t.get(id.Key)
+	if err := checkCond(cond, id.ID, cur); err != nil {
+		return false, err
 	}
-	return s.answerStored(ctx, id, existed)
+	if err := t.checkParents(id); err != nil {
+		return false, err
+	}
+	if guarded {
+		t.guard(id.ID, false)
+	}
+	return cur != nil, t.put(id, nil, b, loc.Location)
 }
 
-// answerStored answers a PUT with the stored document: 200 when it
-// replaced one, 201 when it created it.
-func (s *Server) answerStored(ctx context.Context, id store.ID, existed bool) (response, error) {
-	r, err := s.st.Get(ctx, id.ID)
-	if err != nil {
-		return response{}, err
+// patched returns the body to decode: body itself for a PUT, body merged
+// into the current document for a PATCH.
+func patched(cur *entry, body []byte, patch bool, missing func() error) ([]byte, error) {
+	if !patch {
+		return body, nil
 	}
-	status := http.StatusCreated
-	if existed {
-		status = http.StatusOK
+	if cur == nil {
+		return nil, missing()
 	}
-	return response{status, withEtag(r.Doc, r.Etag)}, nil
+	return mergePatch(cur.res.Doc, body)
 }
 
 // deletePlain deletes a resource stored as-is, subject to locks.
@@ -195,7 +231,7 @@ func (s *Server) deleteStored(ctx context.Context, rq *request, guarded bool) (r
 			return nil
 		}
 		existed = true
-		if err := checkCondition(rq, id.ID, cur); err != nil {
+		if err := checkCond(condition(rq), id.ID, cur); err != nil {
 			return err
 		}
 		if guarded {

@@ -17,6 +17,7 @@ const (
 	typeNetworkWatcher = "Microsoft.Network/networkWatchers"
 	typeUsage          = "Microsoft.Network/locations/usages"
 	typeToken          = "vnetml.Authorization/tokens"
+	typeApply          = "vnetml.Resources/apply"
 )
 
 // kind is one resource type the API serves: its routes, and for the
@@ -27,6 +28,7 @@ type kind struct {
 	methods map[string]route
 	actions map[string]route // POST {id}/{action}
 	list    *route           // GET of the collection
+	stage   stager           // how a PUT is staged; nil for read-only kinds
 	net     *netKind         // nil for types outside the network model
 	child   *childKind       // for child resources (subnets, …)
 }
@@ -269,18 +271,29 @@ func guidOf[T any](old *T, get func(*T) string) string {
 // buildKinds registers every served type with its routes.
 func (s *Server) buildKinds() {
 	s.kinds = map[string]*kind{}
-	add := func(k *kind) { s.kinds[strings.ToLower(k.typ)] = k }
+	add := func(k *kind) {
+		if r, ok := k.methods[http.MethodPut]; ok {
+			k.stage = r.stage
+		}
+		for m, r := range k.methods {
+			if r.stage != nil {
+				r.h = s.putWith(r.stage)
+				k.methods[m] = r
+			}
+		}
+		s.kinds[strings.ToLower(k.typ)] = k
+	}
 
 	add(&kind{name: "subscriptions", typ: typeSubscription, methods: map[string]route{
 		http.MethodGet:    {h: s.getSubscription, name: "subscriptions.get", act: auth.Read},
-		http.MethodPut:    {h: s.putSubscription, name: "subscriptions.put", act: auth.Write},
-		http.MethodPatch:  {h: s.putSubscription, name: "subscriptions.patch", act: auth.Write},
+		http.MethodPut:    {stage: s.stageSubscription, name: "subscriptions.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageSubscription, name: "subscriptions.patch", act: auth.Write},
 		http.MethodDelete: {h: s.deleteSubscription, name: "subscriptions.delete", act: auth.Delete},
 	}})
 	add(&kind{name: "resourceGroups", typ: typeResourceGroup, methods: map[string]route{
 		http.MethodGet:    {h: s.getResourceGroup, name: "resourceGroups.get", act: auth.Read},
-		http.MethodPut:    {h: s.putResourceGroup, name: "resourceGroups.put", act: auth.Write},
-		http.MethodPatch:  {h: s.putResourceGroup, name: "resourceGroups.patch", act: auth.Write},
+		http.MethodPut:    {stage: s.stageGroup, name: "resourceGroups.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageGroup, name: "resourceGroups.patch", act: auth.Write},
 		http.MethodDelete: {h: s.deleteResourceGroup, name: "resourceGroups.delete", act: auth.Delete},
 	}, list: &route{h: s.listResourceGroups, name: "resourceGroups.list", act: auth.Read, list: true}})
 
@@ -293,8 +306,8 @@ func (s *Server) buildKinds() {
 		k := &kind{name: nk.collection, typ: typ, net: nk}
 		k.methods = map[string]route{
 			http.MethodGet:    {h: s.getNetwork, name: k.name + ".get", act: auth.Read},
-			http.MethodPut:    {h: s.putNetwork, name: k.name + ".put", act: auth.Write},
-			http.MethodPatch:  {h: s.patchNetwork, name: k.name + ".patch", act: auth.Write},
+			http.MethodPut:    {stage: s.stageNetwork, name: k.name + ".put", act: auth.Write},
+			http.MethodPatch:  {stage: s.stageNetwork, name: k.name + ".patch", act: auth.Write},
 			http.MethodDelete: {h: s.deleteNetwork, name: k.name + ".delete", act: auth.Delete},
 		}
 		k.list = &route{h: s.listNetwork, name: k.name + ".list", act: auth.Read, list: true}
@@ -303,7 +316,7 @@ func (s *Server) buildKinds() {
 			c := &kind{name: nk.collection + "." + ck.segment, typ: typ + "/" + ck.segment, child: ck}
 			c.methods = map[string]route{
 				http.MethodGet:    {h: s.getChild, name: c.name + ".get", act: auth.Read},
-				http.MethodPut:    {h: s.putChild, name: c.name + ".put", act: auth.Write},
+				http.MethodPut:    {stage: s.stageChild, name: c.name + ".put", act: auth.Write},
 				http.MethodDelete: {h: s.deleteChild, name: c.name + ".delete", act: auth.Delete},
 			}
 			c.list = &route{h: s.listChildren, name: c.name + ".list", act: auth.Read, list: true}
@@ -317,7 +330,7 @@ func (s *Server) buildKinds() {
 
 	add(&kind{name: "networkWatchers", typ: typeNetworkWatcher, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "networkWatchers.get", act: auth.Read},
-		http.MethodPut:    {h: s.putWatcher, name: "networkWatchers.put", act: auth.Write},
+		http.MethodPut:    {stage: s.stageWatcher, name: "networkWatchers.put", act: auth.Write},
 		http.MethodDelete: {h: s.deletePlain, name: "networkWatchers.delete", act: auth.Delete},
 	}, actions: map[string]route{
 		"ipFlowVerify": {h: s.ipFlowVerify, name: "networkWatchers.ipFlowVerify", act: auth.Query},
@@ -326,7 +339,7 @@ func (s *Server) buildKinds() {
 
 	add(&kind{name: "locks", typ: typeLock, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "locks.get", act: auth.Read},
-		http.MethodPut:    {h: s.putLock, name: "locks.put", act: auth.Write},
+		http.MethodPut:    {stage: s.stageLock, name: "locks.put", act: auth.Write},
 		http.MethodDelete: {h: s.deleteLock, name: "locks.delete", act: auth.Delete},
 	}, list: &route{h: s.listLocks, name: "locks.list", act: auth.Read, list: true}})
 

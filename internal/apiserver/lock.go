@@ -35,20 +35,24 @@ type lockOwner struct {
 	ApplicationID string `json:"applicationId"`
 }
 
-// putLock creates or updates a lock. Only an Owner of the locked scope may
-// (locks are Microsoft.Authorization/locks/*, an Owner's action in Azure);
-// locks never block their own management.
-func (s *Server) putLock(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	if err := requireOwner(rq.principal, id.Parent, "write locks"); err != nil {
-		return response{}, err
+// stageLock stages a lock. Only an Owner of the locked scope may write
+// one (locks are Microsoft.Authorization/locks/*, an Owner's action in
+// Azure); locks never block their own management.
+func (s *Server) stageLock(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	if err := requireOwner(t.who, id.Parent, "write locks"); err != nil {
+		return false, err
+	}
+	cur := t.get(id.Key)
+	body, err := patched(cur, body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
+	if err != nil {
+		return false, err
 	}
 	var doc lockDoc
-	if err := decodeBody(rq.body, &doc); err != nil {
-		return response{}, err
+	if err := decodeBody(body, &doc); err != nil {
+		return false, err
 	}
 	if err := checkName(id, doc.Name, doc.Type); err != nil {
-		return response{}, err
+		return false, err
 	}
 	switch {
 	case strings.EqualFold(doc.Properties.Level, lockCanNotDelete):
@@ -56,14 +60,14 @@ func (s *Server) putLock(ctx context.Context, rq *request) (response, error) {
 	case strings.EqualFold(doc.Properties.Level, lockReadOnly):
 		doc.Properties.Level = lockReadOnly
 	default:
-		return response{}, armerror.New("LockLevelInvalid", "properties.level",
+		return false, armerror.New("LockLevelInvalid", "properties.level",
 			"The lock level %q is not valid; use CanNotDelete (authorized users can read and modify but not delete) or ReadOnly (they can only read).", doc.Properties.Level)
 	}
 	if len(doc.Properties.Notes) > 512 {
-		return response{}, armerror.New(codeInvalidParameter, "properties.notes", "Lock notes are at most 512 characters; these are %d.", len(doc.Properties.Notes))
+		return false, armerror.New(codeInvalidParameter, "properties.notes", "Lock notes are at most 512 characters; these are %d.", len(doc.Properties.Notes))
 	}
 	doc.ID, doc.Name, doc.Type, doc.Etag = id.ID, lastSegment(id.ID), typeLock, ""
-	return s.putPlainDoc(ctx, rq, doc, false)
+	return t.stagePlain(id, doc, cond, false)
 }
 
 // deleteLock deletes a lock; Owners only.

@@ -56,11 +56,7 @@ func (s *Server) renderStored(r store.Resource) (json.RawMessage, error) {
 }
 
 func (s *Server) getNetwork(ctx context.Context, rq *request) (response, error) {
-	r, err := s.st.Get(ctx, rq.target.id.ID)
-	if err != nil {
-		return response{}, notFound(err, rq.target.id)
-	}
-	b, err := s.renderStored(r)
+	b, err := s.showStored(ctx, rq.target.id)
 	if err != nil {
 		return response{}, err
 	}
@@ -73,87 +69,62 @@ func (s *Server) listNetwork(ctx context.Context, rq *request) (response, error)
 	}, s.renderStored)
 }
 
-func (s *Server) putNetwork(ctx context.Context, rq *request) (response, error) {
-	return s.writeNetwork(ctx, rq, func(*entry) ([]byte, error) { return rq.body, nil })
-}
-
-// patchNetwork merges the body into the resource (RFC 7386) and writes the
-// result as a PUT would, with the same checks.
-func (s *Server) patchNetwork(ctx context.Context, rq *request) (response, error) {
-	return s.writeNetwork(ctx, rq, func(cur *entry) ([]byte, error) {
-		if cur == nil {
-			return nil, armerror.New(codeNotFound, "", "The Resource '%s' under resource group '%s' was not found; PATCH changes an existing resource, PUT creates one.",
-				typeAndName(rq.target.id), rq.target.id.ResourceGroup)
-		}
-		return mergePatch(cur.res.Doc, rq.body)
-	})
-}
-
-// writeNetwork creates or replaces a top-level network resource with the
-// document body returns for the current version.
-func (s *Server) writeNetwork(ctx context.Context, rq *request, body func(cur *entry) ([]byte, error)) (response, error) {
-	id := rq.target.id
+// stageNetwork stages a PUT (or, with patch, a merge-patch) of a
+// top-level network resource.
+func (s *Server) stageNetwork(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
 	k := s.kindOf(id.Type)
-	existed := false
-	var stored *entry
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		existed = cur != nil
-		if err := checkCondition(rq, id.ID, cur); err != nil {
-			return err
+	cur := t.get(id.Key)
+	if err := checkCond(cond, id.ID, cur); err != nil {
+		return false, err
+	}
+	if patch {
+		if cur == nil {
+			return false, armerror.New(codeNotFound, "", "The Resource '%s' under resource group '%s' was not found; PATCH changes an existing resource, PUT creates one.",
+				typeAndName(id), id.ResourceGroup)
 		}
-		b, err := body(cur)
-		if err != nil {
-			return err
+		var err error
+		if body, err = mergePatch(cur.res.Doc, body); err != nil {
+			return false, err
 		}
-		obj, err := k.net.decode(b)
-		if err != nil {
-			return err
-		}
-		m := k.net.meta(obj)
-		if err := checkName(id, m.Name, m.Type); err != nil {
-			return err
-		}
-		if err := t.checkParents(id); err != nil {
-			return err
-		}
-		m.Name, m.ID, m.Type, m.Etag, m.ResourceGroup = lastSegment(id.ID), id.ID, k.typ, "", ""
-		m.Location = normLocation(m.Location)
-		if m.Location == "" {
-			return armerror.New(codeLocationRequired, "location", "The location property is required for this definition; give the region, e.g. \"location\": \"eastus\".")
-		}
-		var old any
-		if cur != nil {
-			old = cur.obj
-			if cur.loc != "" && cur.loc != m.Location {
-				return armerror.New(codeInvalidLocation, "location", "The resource '%s' already exists in location '%s'; a resource cannot move to '%s'. Delete and recreate it, or keep the location.", id.ID, cur.loc, m.Location)
-			}
-		}
-		k.net.prepare(obj, old)
-		normalizeObj(obj)
-		if err := t.allocate(obj, old); err != nil {
-			return err
-		}
-		t.guard(id.ID, false)
-		if err := t.put(id, obj, nil, m.Location); err != nil {
-			return err
-		}
-		if v, ok := obj.(*network.VirtualNetwork); ok && cur == nil {
-			if err := t.ensureWatcher(id.Subscription, v.Location); err != nil {
-				return err
-			}
-		}
-		stored = t.puts[id.Key]
-		return nil
-	})
+	}
+	obj, err := k.net.decode(body)
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
-	status := http.StatusCreated
-	if existed {
-		status = http.StatusOK
+	m := k.net.meta(obj)
+	if err := checkName(id, m.Name, m.Type); err != nil {
+		return false, err
 	}
-	return response{status, s.render(k.net, stored.obj, stored.res.Etag)}, nil
+	if err := t.checkParents(id); err != nil {
+		return false, err
+	}
+	m.Name, m.ID, m.Type, m.Etag, m.ResourceGroup = lastSegment(id.ID), id.ID, k.typ, "", ""
+	m.Location = normLocation(m.Location)
+	if m.Location == "" {
+		return false, armerror.New(codeLocationRequired, "location", "The location property is required for this definition; give the region, e.g. \"location\": \"eastus\".")
+	}
+	var old any
+	if cur != nil {
+		old = cur.obj
+		if cur.loc != "" && cur.loc != m.Location {
+			return false, armerror.New(codeInvalidLocation, "location", "The resource '%s' already exists in location '%s'; a resource cannot move to '%s'. Delete and recreate it, or keep the location.", id.ID, cur.loc, m.Location)
+		}
+	}
+	k.net.prepare(obj, old)
+	normalizeObj(obj)
+	if err := t.allocate(obj, old); err != nil {
+		return false, err
+	}
+	t.guard(id.ID, false)
+	if err := t.put(id, obj, nil, m.Location); err != nil {
+		return false, err
+	}
+	if v, ok := obj.(*network.VirtualNetwork); ok && cur == nil {
+		if err := t.ensureWatcher(id.Subscription, v.Location); err != nil {
+			return false, err
+		}
+	}
+	return cur != nil, nil
 }
 
 func (s *Server) deleteNetwork(ctx context.Context, rq *request) (response, error) {
@@ -177,29 +148,37 @@ func parentMissing(id store.ID) error {
 }
 
 func (s *Server) getChild(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	pid, pk, ck, err := s.childTarget(id)
+	c, err := s.showChild(ctx, rq.target.id)
 	if err != nil {
 		return response{}, err
+	}
+	return ok(c)
+}
+
+// showChild renders a child resource from its stored parent.
+func (s *Server) showChild(ctx context.Context, id store.ID) (any, error) {
+	pid, pk, ck, err := s.childTarget(id)
+	if err != nil {
+		return nil, err
 	}
 	r, err := s.st.Get(ctx, pid.ID)
 	if err != nil {
 		if store.IsNotFound(err) {
-			return response{}, parentMissing(id)
+			return nil, parentMissing(id)
 		}
-		return response{}, err
+		return nil, err
 	}
 	obj, err := pk.net.decode(r.Doc)
 	if err != nil {
-		return response{}, err
+		return nil, err
 	}
 	rendered := s.render(pk.net, obj, r.Etag)
 	for _, c := range ck.list(rendered) {
 		if strings.EqualFold(ck.name(c), lastSegment(id.ID)) {
-			return ok(c)
+			return c, nil
 		}
 	}
-	return response{}, notFound(store.NotFound(id.ID), id)
+	return nil, notFound(store.NotFound(id.ID), id)
 }
 
 func (s *Server) listChildren(ctx context.Context, rq *request) (response, error) {
@@ -221,59 +200,39 @@ func (s *Server) listChildren(ctx context.Context, rq *request) (response, error
 	return ok(out)
 }
 
-func (s *Server) putChild(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
+// stageChild stages a PUT of a child resource: an edit of its parent.
+func (s *Server) stageChild(t *txn, id store.ID, body []byte, cond store.Condition, _ bool) (bool, error) {
 	pid, pk, ck, err := s.childTarget(id)
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
-	child, err := ck.decode(rq.body)
+	child, err := ck.decode(body)
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
 	if err := checkChildName(id, child, ck); err != nil {
-		return response{}, err
+		return false, err
 	}
+	cur := t.get(pid.Key)
+	if cur == nil {
+		return false, parentMissing(id)
+	}
+	parent := pk.net.clone(cur.obj)
 	existed := false
-	var stored *entry
-	err = s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(pid.Key)
-		if cur == nil {
-			return parentMissing(id)
-		}
-		parent := pk.net.clone(cur.obj)
-		for _, c := range ck.list(parent) {
-			if strings.EqualFold(ck.name(c), lastSegment(id.ID)) {
-				existed = true
-			}
-		}
-		if err := condition(rq).Check(id.ID, existed, cur.res.Etag); err != nil {
-			return err
-		}
-		ck.prepare(child)
-		ck.set(parent, child)
-		pk.net.prepare(parent, cur.obj)
-		normalizeObj(parent)
-		t.guard(id.ID, false)
-		if err := t.put(cur.id, parent, nil, cur.loc); err != nil {
-			return err
-		}
-		stored = t.puts[pid.Key]
-		return nil
-	})
-	if err != nil {
-		return response{}, err
-	}
-	rendered := s.render(pk.net, stored.obj, stored.res.Etag)
-	for _, c := range ck.list(rendered) {
+	for _, c := range ck.list(parent) {
 		if strings.EqualFold(ck.name(c), lastSegment(id.ID)) {
-			if existed {
-				return ok(c)
-			}
-			return created(c)
+			existed = true
 		}
 	}
-	return response{}, armerror.New(codeInternal, "", "the written child %s is missing from its parent", id.ID)
+	if err := cond.Check(id.ID, existed, cur.res.Etag); err != nil {
+		return false, err
+	}
+	ck.prepare(child)
+	ck.set(parent, child)
+	pk.net.prepare(parent, cur.obj)
+	normalizeObj(parent)
+	t.guard(id.ID, false)
+	return existed, t.put(cur.id, parent, nil, cur.loc)
 }
 
 // checkChildName sets the child's name from the URL, refusing a body that

@@ -90,3 +90,43 @@ func TestDynamicAddresses(t *testing.T) {
 		t.Errorf("public IP = %v, want 198.51.100.1", a)
 	}
 }
+
+// TestApply: a batch is one transaction — all or nothing; it reports what
+// it created, changed or left alone; a dry run writes nothing.
+func TestApply(t *testing.T) {
+	e := newEnv(t)
+	res := func(id, body string) string {
+		return strings.Replace(body, "{", `{"id": "`+id+`", `, 1)
+	}
+	batch := `{"resources": [` + strings.Join([]string{res(rg, groupBody), res(nsg, nsgBody), res(vnet, vnetBody), res(nic, nicBody)}, ",") + `]}`
+	dry := e.must(200, "POST", "/providers/vnetml.Resources/apply?dryRun=true", batch).json(t)
+	if dry["dryRun"] != true || len(dry["resources"].([]any)) != 4 {
+		t.Fatalf("dry run = %v", dry)
+	}
+	e.must(404, "GET", rg, nil)
+	actions := func(r map[string]any) string {
+		var out []string
+		for _, x := range r["resources"].([]any) {
+			out = append(out, x.(map[string]any)["action"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	if a := actions(e.must(200, "POST", "/providers/vnetml.Resources/apply", batch).json(t)); a != "created,created,created,created" {
+		t.Errorf("first apply: %s", a)
+	}
+	if a := actions(e.must(200, "POST", "/providers/vnetml.Resources/apply", batch).json(t)); a != "unchanged,unchanged,unchanged,unchanged" {
+		t.Errorf("second apply: %s", a)
+	}
+	changed := strings.Replace(batch, "29876-29877", "29876-29878", 1)
+	if a := actions(e.must(200, "POST", "/providers/vnetml.Resources/apply", changed).json(t)); a != "unchanged,changed,unchanged,unchanged" {
+		t.Errorf("apply with a changed rule: %s", a)
+	}
+	// One bad resource fails the whole batch, with every error and its place.
+	bad := strings.Replace(batch, `"10.0.0.0/24"`, `"10.0.0.0/33"`, 1)
+	bad = strings.Replace(bad, `"priority": 200`, `"priority": 5`, 1)
+	er := e.wantError(400, "InvalidRequestContent", "POST", "/providers/vnetml.Resources/apply", bad)
+	if len(er.Details) < 2 {
+		t.Errorf("want both errors: %v", er)
+	}
+	e.must(200, "GET", nsg+"/securityRules/allow-batch", nil)
+}

@@ -96,6 +96,9 @@ type route struct {
 	act  auth.Action // checked against the target's id before the handler runs
 	list bool        // a list: authorized against the scope, items filtered
 	self bool        // the handler authorizes (token management)
+	// stage, for PUT and PATCH, stages the write; the handler is then
+	// putWith(stage).
+	stage stager
 }
 
 // route finds the handler for a method and target.
@@ -129,6 +132,9 @@ func (s *Server) route(method string, t target) (route, error) {
 		}
 		return route{name: k.name}, armerror.New(codeNotSupported, "", "%s has no action %q%s.", t.id.Type, t.action, actionList(k))
 	case targetCollection:
+		if t.id.ID == "" && strings.EqualFold(t.listType, typeApply) && method == http.MethodPost {
+			return route{h: s.apply, name: "apply", self: true}, nil
+		}
 		k, ok := s.kinds[strings.ToLower(t.listType)]
 		if !ok || k.list == nil {
 			return route{name: "unknown"}, unsupportedType(t.listType)

@@ -35,52 +35,39 @@ func (s *Server) getSubscription(ctx context.Context, rq *request) (response, er
 	return ok(withEtag(r.Doc, r.Etag))
 }
 
-// putSubscription creates or updates a subscription: its display name,
-// tags and quota overrides. PATCH merges into the current document.
-func (s *Server) putSubscription(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		existed = cur != nil
-		if err := checkCondition(rq, id.ID, cur); err != nil {
-			return err
-		}
-		body := rq.body
-		if rq.http.Method == http.MethodPatch {
-			if cur == nil {
-				return armerror.New(codeSubNotFound, "", "The subscription '%s' could not be found; PATCH changes an existing one, PUT creates one.", id.Subscription)
-			}
-			var err error
-			if body, err = mergePatch(cur.res.Doc, body); err != nil {
-				return err
-			}
-		}
-		var d subscriptionDoc
-		if err := decodeBody(body, &d); err != nil {
-			return err
-		}
-		if d.SubscriptionID != "" && !strings.EqualFold(d.SubscriptionID, id.Subscription) {
-			return armerror.New(codeInvalidParameter, "subscriptionId", "The subscriptionId %q in the body does not match %q in the URL.", d.SubscriptionID, id.Subscription)
-		}
-		if err := checkQuotaNames(d.Quotas); err != nil {
-			return err
-		}
-		d.ID, d.SubscriptionID, d.State, d.Etag = id.ID, id.Subscription, "Enabled", ""
-		if d.DisplayName == "" {
-			d.DisplayName = id.Subscription
-		}
-		b, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		t.guard(id.ID, false)
-		return t.put(id, nil, b, "")
+// stageSubscription stages a subscription: its display name, tags and
+// quota overrides.
+func (s *Server) stageSubscription(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	cur := t.get(id.Key)
+	if err := checkCond(cond, id.ID, cur); err != nil {
+		return false, err
+	}
+	body, err := patched(cur, body, patch, func() error {
+		return armerror.New(codeSubNotFound, "", "The subscription '%s' could not be found; PATCH changes an existing one, PUT creates one.", id.Subscription)
 	})
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
-	return s.answerStored(ctx, id, existed)
+	var d subscriptionDoc
+	if err := decodeBody(body, &d); err != nil {
+		return false, err
+	}
+	if d.SubscriptionID != "" && !strings.EqualFold(d.SubscriptionID, id.Subscription) {
+		return false, armerror.New(codeInvalidParameter, "subscriptionId", "The subscriptionId %q in the body does not match %q in the URL.", d.SubscriptionID, id.Subscription)
+	}
+	if err := checkQuotaNames(d.Quotas); err != nil {
+		return false, err
+	}
+	d.ID, d.SubscriptionID, d.State, d.Etag = id.ID, id.Subscription, "Enabled", ""
+	if d.DisplayName == "" {
+		d.DisplayName = id.Subscription
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return false, err
+	}
+	t.guard(id.ID, false)
+	return cur != nil, t.put(id, nil, b, "")
 }
 
 // deleteSubscription deletes an empty subscription.
@@ -165,60 +152,46 @@ func (s *Server) getResourceGroup(ctx context.Context, rq *request) (response, e
 	return ok(withEtag(r.Doc, r.Etag))
 }
 
-// putResourceGroup creates or updates a group; its location is fixed once
-// created.
-func (s *Server) putResourceGroup(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		existed = cur != nil
-		if err := checkCondition(rq, id.ID, cur); err != nil {
-			return err
-		}
-		body := rq.body
-		if rq.http.Method == http.MethodPatch {
-			if cur == nil {
-				return armerror.New(codeGroupNotFound, "", "Resource group '%s' could not be found; PATCH changes an existing group, PUT creates one.", id.ResourceGroup)
-			}
-			var err error
-			if body, err = mergePatch(cur.res.Doc, body); err != nil {
-				return err
-			}
-		}
-		var d groupDoc
-		if err := decodeBody(body, &d); err != nil {
-			return err
-		}
-		if err := checkName(id, d.Name, d.Type); err != nil {
-			return err
-		}
-		if err := checkGroupName(id.ResourceGroup); err != nil {
-			return err
-		}
-		if err := t.checkParents(id); err != nil {
-			return err
-		}
-		d.Location = normLocation(d.Location)
-		if d.Location == "" {
-			return armerror.New(codeLocationRequired, "location", "The location property is required for a resource group, e.g. \"location\": \"eastus\".")
-		}
-		if cur != nil && cur.loc != d.Location {
-			return armerror.New("InvalidResourceGroupLocation", "location", "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", d.Location, cur.loc)
-		}
-		d.ID, d.Name, d.Type, d.Etag = id.ID, id.ResourceGroup, typeResourceGroup, ""
-		d.Properties.ProvisioningState = succeeded
-		b, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		t.guard(id.ID, false)
-		return t.put(id, nil, b, d.Location)
+// stageGroup stages a resource group; its location is fixed once created.
+func (s *Server) stageGroup(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	cur := t.get(id.Key)
+	if err := checkCond(cond, id.ID, cur); err != nil {
+		return false, err
+	}
+	body, err := patched(cur, body, patch, func() error {
+		return armerror.New(codeGroupNotFound, "", "Resource group '%s' could not be found; PATCH changes an existing group, PUT creates one.", id.ResourceGroup)
 	})
 	if err != nil {
-		return response{}, err
+		return false, err
 	}
-	return s.answerStored(ctx, id, existed)
+	var d groupDoc
+	if err := decodeBody(body, &d); err != nil {
+		return false, err
+	}
+	if err := checkName(id, d.Name, d.Type); err != nil {
+		return false, err
+	}
+	if err := checkGroupName(id.ResourceGroup); err != nil {
+		return false, err
+	}
+	if err := t.checkParents(id); err != nil {
+		return false, err
+	}
+	d.Location = normLocation(d.Location)
+	if d.Location == "" {
+		return false, armerror.New(codeLocationRequired, "location", "The location property is required for a resource group, e.g. \"location\": \"eastus\".")
+	}
+	if cur != nil && cur.loc != d.Location {
+		return false, armerror.New("InvalidResourceGroupLocation", "location", "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", d.Location, cur.loc)
+	}
+	d.ID, d.Name, d.Type, d.Etag = id.ID, id.ResourceGroup, typeResourceGroup, ""
+	d.Properties.ProvisioningState = succeeded
+	b, err := json.Marshal(d)
+	if err != nil {
+		return false, err
+	}
+	t.guard(id.ID, false)
+	return cur != nil, t.put(id, nil, b, d.Location)
 }
 
 // checkGroupName applies ARM's rule: 1-90 characters, letters, digits,
@@ -247,7 +220,7 @@ func (s *Server) deleteResourceGroup(ctx context.Context, rq *request) (response
 			return nil
 		}
 		existed = true
-		if err := checkCondition(rq, id.ID, cur); err != nil {
+		if err := checkCond(condition(rq), id.ID, cur); err != nil {
 			return err
 		}
 		t.guard(cur.id.ID, true)

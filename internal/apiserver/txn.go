@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +27,10 @@ type txn struct {
 	// guarded lists what locks must allow: the id the caller addressed
 	// (a child's id for a child resource) and whether it is deleted.
 	guarded []guard
+	// noop reports whether the last put left its resource as it was.
+	noop bool
+	// dryRun checks everything and writes nothing.
+	dryRun bool
 }
 
 type guard struct {
@@ -36,8 +41,13 @@ type guard struct {
 // write runs fn under the write lock and commits what it changed. It
 // returns once the change is durable and the engine reflects it.
 func (s *Server) write(ctx context.Context, who auth.Principal, fn func(t *txn) error) error {
+	return s.writeTxn(ctx, who, false, fn)
+}
+
+// writeTxn is write, or with dryRun a check that writes nothing.
+func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, fn func(t *txn) error) error {
 	s.mu.Lock()
-	t := &txn{s: s, ctx: ctx, who: who, puts: map[string]*entry{}, dels: map[string]*entry{}}
+	t := &txn{s: s, ctx: ctx, who: who, dryRun: dryRun, puts: map[string]*entry{}, dels: map[string]*entry{}}
 	err := fn(t)
 	var rev int64
 	if err == nil {
@@ -88,9 +98,15 @@ func (t *txn) put(id store.ID, obj any, doc []byte, loc string) error {
 		}
 		doc = b
 	}
-	if cur := t.get(id.Key); cur != nil {
+	cur := t.get(id.Key)
+	if cur != nil {
 		id.ID = cur.id.ID // ids keep their first spelling
+		if bytes.Equal(cur.res.Doc, doc) {
+			t.noop = true
+			return nil
+		}
 	}
+	t.noop = false
 	if _, ok := t.puts[id.Key]; !ok {
 		t.order = append(t.order, id.Key)
 	}
@@ -132,11 +148,12 @@ func (t *txn) guard(id string, deleting bool) {
 // commit checks the transaction and applies it to the store. It returns
 // the revision written, 0 when there was nothing to write.
 func (t *txn) commit() (int64, error) {
-	if len(t.puts) == 0 && len(t.dels) == 0 {
-		return 0, nil
-	}
+	// Locks refuse a write even when it would change nothing, as ARM does.
 	if err := t.checkLocks(); err != nil {
 		return 0, err
+	}
+	if len(t.puts) == 0 && len(t.dels) == 0 {
+		return 0, nil
 	}
 	if err := t.checkQuotas(); err != nil {
 		return 0, err
@@ -150,6 +167,9 @@ func (t *txn) commit() (int64, error) {
 	}
 	if err := t.validate(snap, refs); err != nil {
 		return 0, err
+	}
+	if t.dryRun {
+		return 0, nil
 	}
 	ops := make([]store.Op, 0, len(t.order))
 	var keys []string

@@ -13,23 +13,26 @@ import (
 	"github.com/vnetml/vnetml/internal/store"
 )
 
-// putWatcher creates or updates a network watcher.
-func (s *Server) putWatcher(ctx context.Context, rq *request) (response, error) {
-	var d watcherDoc
-	if err := decodeBody(rq.body, &d); err != nil {
-		return response{}, err
+// stageWatcher stages a network watcher.
+func (s *Server) stageWatcher(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	body, err := patched(t.get(id.Key), body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
+	if err != nil {
+		return false, err
 	}
-	id := rq.target.id
+	var d watcherDoc
+	if err := decodeBody(body, &d); err != nil {
+		return false, err
+	}
 	if err := checkName(id, d.Name, d.Type); err != nil {
-		return response{}, err
+		return false, err
 	}
 	d.Location = normLocation(d.Location)
 	if d.Location == "" {
-		return response{}, armerror.New(codeLocationRequired, "location", "The location property is required: a network watcher serves one region.")
+		return false, armerror.New(codeLocationRequired, "location", "The location property is required: a network watcher serves one region.")
 	}
 	d.ID, d.Name, d.Type, d.Etag = id.ID, lastSegment(id.ID), typeNetworkWatcher, ""
 	d.Properties.ProvisioningState = succeeded
-	return s.putPlainDoc(ctx, rq, d, true)
+	return t.stagePlain(id, d, cond, true)
 }
 
 // flowVerifyRequest is Azure's VerificationIPFlowParameters.
