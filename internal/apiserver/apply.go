@@ -2,48 +2,25 @@ package apiserver
 
 import (
 	"context"
+
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/vnetml/vnetml/internal/api"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/store"
 )
 
-// ApplyRequest is the body of POST /providers/vnetml.Resources/apply: ARM
-// resources, each with its full id, put in order in one transaction — all
-// or nothing, as an ARM deployment in complete isolation would be. With
-// ?dryRun=true every check runs and nothing is written.
-type applyRequest struct {
-	Resources []json.RawMessage `json:"resources"`
-}
-
-// applyResult says what apply did (or, in a dry run, would do) to each
-// resource: created, changed or unchanged.
-type applyResult struct {
-	DryRun    bool          `json:"dryRun"`
-	Resources []applyAction `json:"resources"`
-}
-
-type applyAction struct {
-	ID     string `json:"id"`
-	Type   string `json:"type"`
-	Action string `json:"action"`
-}
-
-// Apply actions.
-const (
-	actionCreated   = "created"
-	actionChanged   = "changed"
-	actionUnchanged = "unchanged"
-)
-
 // maxApplyResources bounds one apply.
 const maxApplyResources = 5000
 
 func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
-	var req applyRequest
+	var req struct {
+		Resources []json.RawMessage `json:"resources"`
+	}
 	if err := decodeBody(rq.body, &req); err != nil {
 		return response{}, err
 	}
@@ -51,7 +28,7 @@ func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
 		return response{}, armerror.New(codeInvalidParameter, "resources", "An apply holds at most %d resources; this one has %d. Split the manifest.", maxApplyResources, len(req.Resources))
 	}
 	dryRun, _ := strconv.ParseBool(rq.query("dryRun"))
-	out := applyResult{DryRun: dryRun, Resources: []applyAction{}}
+	out := api.ApplyResult{DryRun: dryRun, Resources: []api.ApplyAction{}}
 	err := s.writeTxn(ctx, rq.principal, dryRun, func(t *txn) error {
 		var l armerror.List
 		for i, raw := range req.Resources {
@@ -76,37 +53,37 @@ func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
 }
 
 // applyOne stages one resource of an apply.
-func (s *Server) applyOne(t *txn, p auth.Principal, raw json.RawMessage) (applyAction, error) {
+func (s *Server) applyOne(t *txn, p auth.Principal, raw json.RawMessage) (api.ApplyAction, error) {
 	var hdr struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(raw, &hdr); err != nil {
-		return applyAction{}, armerror.New(codeInvalidContent, "", "A resource of an apply is a JSON object with its full \"id\": %v.", err)
+		return api.ApplyAction{}, armerror.New(codeInvalidContent, "", "A resource of an apply is a JSON object with its full \"id\": %v.", err)
 	}
 	if hdr.ID == "" {
-		return applyAction{}, armerror.New(codeInvalidContent, "id", "A resource of an apply needs its full resource id in \"id\".")
+		return api.ApplyAction{}, armerror.New(codeInvalidContent, "id", "A resource of an apply needs its full resource id in \"id\".")
 	}
 	id, err := store.ParseID(hdr.ID)
 	if err != nil {
-		return applyAction{}, err
+		return api.ApplyAction{}, err
 	}
 	k, ok := s.kinds[lower(id.Type)]
 	if !ok || k.stage == nil {
-		return applyAction{}, unsupportedType(id.Type)
+		return api.ApplyAction{}, unsupportedType(id.Type)
 	}
 	if err := auth.Authorize(p, auth.Write, id.ID); err != nil {
-		return applyAction{}, err
+		return api.ApplyAction{}, err
 	}
 	existed, err := k.stage(t, id, raw, store.Condition{}, false)
 	if err != nil {
-		return applyAction{}, err
+		return api.ApplyAction{}, err
 	}
-	a := applyAction{ID: id.ID, Type: k.typ, Action: actionCreated}
+	a := api.ApplyAction{ID: id.ID, Type: k.typ, Action: api.ActionCreated}
 	switch {
 	case existed && t.noop:
-		a.Action = actionUnchanged
+		a.Action = api.ActionUnchanged
 	case existed:
-		a.Action = actionChanged
+		a.Action = api.ActionChanged
 	}
 	return a, nil
 }

@@ -17,7 +17,7 @@ const (
 	typeNetworkWatcher = "Microsoft.Network/networkWatchers"
 	typeUsage          = "Microsoft.Network/locations/usages"
 	typeToken          = "vnetml.Authorization/tokens"
-	typeApply          = "vnetml.Resources/apply"
+	typeApply          = "vnetml.Resources/apply" // api.ApplyPath
 )
 
 // kind is one resource type the API serves: its routes, and for the

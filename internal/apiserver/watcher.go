@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"context"
+
 	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/vnetml/vnetml/internal/api"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
@@ -33,35 +36,6 @@ func (s *Server) stageWatcher(t *txn, id store.ID, body []byte, cond store.Condi
 	d.ID, d.Name, d.Type, d.Etag = id.ID, lastSegment(id.ID), typeNetworkWatcher, ""
 	d.Properties.ProvisioningState = succeeded
 	return t.stagePlain(id, d, cond, true)
-}
-
-// flowVerifyRequest is Azure's VerificationIPFlowParameters.
-type flowVerifyRequest struct {
-	TargetResourceID    string `json:"targetResourceId"`
-	Direction           string `json:"direction"`
-	Protocol            string `json:"protocol"`
-	LocalPort           string `json:"localPort"`
-	RemotePort          string `json:"remotePort"`
-	LocalIPAddress      string `json:"localIPAddress"`
-	RemoteIPAddress     string `json:"remoteIPAddress"`
-	TargetNicResourceID string `json:"targetNicResourceId,omitempty"`
-}
-
-// FlowVerifyResult is Azure's VerificationIPFlowResult, with vnetml's
-// one-line explanation beside it (clients that do not know the field
-// ignore it).
-type flowVerifyResult struct {
-	Access      string `json:"access"`
-	RuleName    string `json:"ruleName"`
-	Explanation string `json:"explanation,omitempty"`
-}
-
-// nextHopRequest is Azure's NextHopParameters.
-type nextHopRequest struct {
-	TargetResourceID     string `json:"targetResourceId"`
-	SourceIPAddress      string `json:"sourceIPAddress"`
-	DestinationIPAddress string `json:"destinationIPAddress"`
-	TargetNicResourceID  string `json:"targetNicResourceId,omitempty"`
 }
 
 // watcherEngine checks that the watcher exists and returns the engine.
@@ -97,7 +71,7 @@ func targetNIC(target, nic string) (string, error) {
 
 // ipFlowVerify answers POST …/networkWatchers/{nw}/ipFlowVerify.
 func (s *Server) ipFlowVerify(ctx context.Context, rq *request) (response, error) {
-	var req flowVerifyRequest
+	var req api.FlowVerifyRequest
 	if err := decodeBody(rq.body, &req); err != nil {
 		return response{}, err
 	}
@@ -134,12 +108,12 @@ func (s *Server) ipFlowVerify(ctx context.Context, rq *request) (response, error
 	if err != nil {
 		return response{}, queryError(err)
 	}
-	return ok(flowVerifyResult{Access: res.Access, RuleName: res.RuleName, Explanation: eng.ExplainVerify(q, res)})
+	return ok(api.FlowVerifyResult{Access: res.Access, RuleName: res.RuleName, Explanation: eng.ExplainVerify(q, res)})
 }
 
 // nextHop answers POST …/networkWatchers/{nw}/nextHop.
 func (s *Server) nextHop(ctx context.Context, rq *request) (response, error) {
-	var req nextHopRequest
+	var req api.NextHopRequest
 	if err := decodeBody(rq.body, &req); err != nil {
 		return response{}, err
 	}
