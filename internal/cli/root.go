@@ -45,16 +45,25 @@ type env struct {
 
 // Main runs the command line with args (without the program name) and
 // returns the process exit code. An interrupt cancels the command's context.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+//
+// extra adds commands the CLI package may not own: `vnetml server`, whose
+// package imports the server, which the CLI must not (DESIGN.md §2).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...Extra) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return Run(ctx, args, stdin, stdout, stderr)
+	return Run(ctx, args, stdin, stdout, stderr, extra...)
 }
 
+// Extra makes a command that cmd/vnetml adds to the tree.
+type Extra func(stdout, stderr io.Writer) *cobra.Command
+
 // Run is Main with a caller-supplied context.
-func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...Extra) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRootCmd(e)
+	for _, x := range extra {
+		root.AddCommand(x(stdout, stderr))
+	}
 	if args == nil {
 		args = []string{} // cobra reads os.Args for nil
 	}
@@ -239,6 +248,10 @@ func (e *env) report(cmd *cobra.Command, err error) int {
 	}
 	if a, ok := armerror.As(err); ok {
 		fmt.Fprintf(e.stderr, "vnetml: %v\n", a)
+		switch a.Code {
+		case "ServerUnreachable", "InternalServerError", "ServiceUnavailable", "UnexpectedResponse":
+			return exitInternal // not the input's fault
+		}
 		return exitInput
 	}
 	if errors.Is(err, context.Canceled) {
