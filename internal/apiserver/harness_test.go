@@ -31,7 +31,7 @@ const (
 // env is a running API server over a sqlite store in a temporary
 // directory, with its admin token.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	http  *httptest.Server
 	srv   *apiserver.Server
@@ -39,7 +39,7 @@ type env struct {
 	admin string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.start()
@@ -90,7 +90,7 @@ func (e *env) stop() {
 }
 
 // with returns e reporting to t, for subtests.
-func (e *env) with(t *testing.T) *env {
+func (e *env) with(t testing.TB) *env {
 	c := *e
 	c.t = t
 	return &c
@@ -109,7 +109,7 @@ type reply struct {
 	header http.Header
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -119,7 +119,7 @@ func (r reply) json(t *testing.T) map[string]any {
 }
 
 // errorOf decodes an ARM error envelope.
-func (r reply) errorOf(t *testing.T) *armerror.Error {
+func (r reply) errorOf(t testing.TB) *armerror.Error {
 	t.Helper()
 	var env armerror.Envelope
 	if err := json.Unmarshal(r.body, &env); err != nil || env.Error == nil {
