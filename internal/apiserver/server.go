@@ -171,7 +171,7 @@ func (s *Server) load(ctx context.Context) error {
 	}
 	s.world.rev = rev
 	snap := snapshotOf(s.world.byKey)
-	s.view.Store(&view{rev: rev, snap: snap, refs: referencesOf(snap)})
+	s.view.Store(&view{rev: rev, snap: snap, refs: referencesOf(snap), watchers: watchersOf(s.world.byKey)})
 	return nil
 }
 
@@ -253,7 +253,7 @@ func (s *Server) waitEngine(ctx context.Context, rev int64) error {
 
 // publish makes a committed world the newest view and wakes the compiler.
 func (s *Server) publish(rev int64, snap *network.Snapshot, refs refIndex) {
-	s.view.Store(&view{rev: rev, snap: snap, refs: refs})
+	s.view.Store(&view{rev: rev, snap: snap, refs: refs, watchers: watchersOf(s.world.byKey)})
 	select {
 	case s.kick <- struct{}{}:
 	default:

@@ -41,13 +41,10 @@ func (s *Server) stageWatcher(t *txn, id store.ID, body []byte, cond store.Condi
 // watcherEngine checks that the watcher exists and returns the engine.
 // Queries read the newest engine through an atomic pointer: they take no
 // lock and never wait for a writer.
-func (s *Server) watcherEngine(ctx context.Context, rq *request) (*flow.Engine, error) {
-	if _, err := s.st.Get(ctx, rq.target.id.ID); err != nil {
-		if store.IsNotFound(err) {
-			return nil, armerror.New(codeNotFound, "", "The network watcher '%s' was not found. vnetml creates NetworkWatcher_<region> in resource group %s with the first virtual network of a region; use that one.",
-				rq.target.id.ID, watcherGroup)
-		}
-		return nil, err
+func (s *Server) watcherEngine(_ context.Context, rq *request) (*flow.Engine, error) {
+	if !s.view.Load().watchers[rq.target.id.Key] {
+		return nil, armerror.New(codeNotFound, "", "The network watcher '%s' was not found. vnetml creates NetworkWatcher_<region> in resource group %s with the first virtual network of a region; use that one.",
+			rq.target.id.ID, watcherGroup)
 	}
 	return s.engine().eng, nil
 }

@@ -32,9 +32,21 @@ type world struct {
 // write, for the engine compiler and for the computed back-references of
 // GET responses. Immutable.
 type view struct {
-	rev  int64
-	snap *network.Snapshot
-	refs refIndex
+	rev      int64
+	snap     *network.Snapshot
+	refs     refIndex
+	watchers map[string]bool // the keys of the network watchers
+}
+
+// watchersOf returns the keys of the network watchers among entries.
+func watchersOf(entries map[string]*entry) map[string]bool {
+	out := map[string]bool{}
+	for k, e := range entries {
+		if strings.EqualFold(e.id.Type, typeNetworkWatcher) {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // ref is one resource referring to another.
