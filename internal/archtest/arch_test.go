@@ -18,8 +18,17 @@ var forbidden = map[string][]string{
 	"internal/network":    {"net/http", "os", module + "internal/flow", module + "internal/store", module + "internal/apiserver"},
 	"internal/servicetag": {"net/http", module + "internal/flow", module + "internal/store"},
 	"internal/flow":       {"net/http", "os", "os/exec", "database/sql", module + "internal/store", module + "internal/apiserver", module + "internal/cli"},
-	"internal/cli":        {module + "internal/apiserver", module + "internal/store", module + "internal/fabric"},
-	"internal/store":      {"net/http", module + "internal/flow", module + "internal/apiserver", module + "internal/cli"},
+	"internal/cli": {module + "internal/apiserver", module + "internal/store", module + "internal/fabric",
+		module + "internal/daemon", module + "internal/auth"},
+	"internal/store": {"net/http", module + "internal/flow", module + "internal/apiserver", module + "internal/cli"},
+	// The client speaks the wire format only (DESIGN.md §2).
+	"internal/client": {module + "internal/apiserver", module + "internal/store", module + "internal/flow",
+		module + "internal/network", module + "internal/daemon", module + "internal/auth", module + "internal/cli"},
+	"internal/api": {module + "internal/apiserver", module + "internal/store", module + "internal/flow",
+		module + "internal/network", module + "internal/client", module + "internal/cli"},
+	"internal/apiserver": {module + "internal/cli", module + "internal/daemon", module + "internal/client"},
+	"internal/auth":      {"net/http", module + "internal/apiserver", module + "internal/cli", module + "internal/flow"},
+	"internal/manifest":  {"net/http", "os", module + "internal/apiserver", module + "internal/store", module + "internal/client"},
 }
 
 // exceptions are subpackages whose own job needs what their parent may not.
