@@ -31,9 +31,15 @@ func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
 	out := api.ApplyResult{DryRun: dryRun, Resources: []api.ApplyAction{}}
 	err := s.writeTxn(ctx, rq.principal, dryRun, func(t *txn) error {
 		var l armerror.List
+		t.labels = map[string]string{}
 		for i, raw := range req.Resources {
 			at := fmt.Sprintf("resources[%d]", i)
-			a, err := s.applyOne(t, rq.principal, raw)
+			a, key, err := s.applyOne(t, rq.principal, raw)
+			if key != "" {
+				if _, seen := t.labels[key]; !seen {
+					t.labels[key] = at
+				}
+			}
 			if err != nil {
 				e, ok := armerror.As(err)
 				if !ok {
@@ -52,31 +58,36 @@ func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
 	return ok(out)
 }
 
-// applyOne stages one resource of an apply.
-func (s *Server) applyOne(t *txn, p auth.Principal, raw json.RawMessage) (api.ApplyAction, error) {
+// applyOne stages one resource of an apply. key is the stored resource it
+// writes (a child's parent), once its id is known.
+func (s *Server) applyOne(t *txn, p auth.Principal, raw json.RawMessage) (_ api.ApplyAction, key string, _ error) {
 	var hdr struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(raw, &hdr); err != nil {
-		return api.ApplyAction{}, armerror.New(codeInvalidContent, "", "A resource of an apply is a JSON object with its full \"id\": %v.", err)
+		return api.ApplyAction{}, "", armerror.New(codeInvalidContent, "", "A resource of an apply is a JSON object with its full \"id\": %v.", err)
 	}
 	if hdr.ID == "" {
-		return api.ApplyAction{}, armerror.New(codeInvalidContent, "id", "A resource of an apply needs its full resource id in \"id\".")
+		return api.ApplyAction{}, "", armerror.New(codeInvalidContent, "id", "A resource of an apply needs its full resource id in \"id\".")
 	}
 	id, err := store.ParseID(hdr.ID)
 	if err != nil {
-		return api.ApplyAction{}, err
+		return api.ApplyAction{}, "", err
+	}
+	key = id.Key
+	if k := s.kindOf(id.Type); k != nil && k.child != nil {
+		key = lower(id.Parent)
 	}
 	k, ok := s.kinds[lower(id.Type)]
 	if !ok || k.stage == nil {
-		return api.ApplyAction{}, unsupportedType(id.Type)
+		return api.ApplyAction{}, key, unsupportedType(id.Type)
 	}
 	if err := auth.Authorize(p, auth.Write, id.ID); err != nil {
-		return api.ApplyAction{}, err
+		return api.ApplyAction{}, key, err
 	}
 	existed, err := k.stage(t, id, raw, store.Condition{}, false)
 	if err != nil {
-		return api.ApplyAction{}, err
+		return api.ApplyAction{}, key, err
 	}
 	a := api.ApplyAction{ID: id.ID, Type: k.typ, Action: api.ActionCreated}
 	switch {
@@ -85,5 +96,5 @@ func (s *Server) applyOne(t *txn, p auth.Principal, raw json.RawMessage) (api.Ap
 	case existed:
 		a.Action = api.ActionChanged
 	}
-	return a, nil
+	return a, key, nil
 }

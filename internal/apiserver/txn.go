@@ -29,6 +29,9 @@ type txn struct {
 	guarded []guard
 	// noop reports whether the last put left its resource as it was.
 	noop bool
+	// labels, in an apply, map the keys the client sent to their places in
+	// the request ("resources[3]"); nil for a single request.
+	labels map[string]string
 	// dryRun checks everything and writes nothing.
 	dryRun bool
 }
@@ -321,8 +324,7 @@ func hasSubnet(v *network.VirtualNetwork, name string) bool {
 }
 
 // validate runs the model's validation over what the transaction wrote and
-// over whatever refers to it (a NIC whose subnet changed), rooting each
-// error at the resource when the transaction wrote only one.
+// over whatever refers to it (a NIC whose subnet changed).
 func (t *txn) validate(snap *network.Snapshot, refs refIndex) error {
 	changed := map[string]bool{}
 	for k, e := range t.puts {
@@ -342,15 +344,59 @@ func (t *txn) validate(snap *network.Snapshot, refs refIndex) error {
 		return nil
 	}
 	e, _ := armerror.As(err)
-	if len(t.puts) == 1 {
-		for _, p := range t.puts {
-			if p.obj != nil {
-				k := t.s.kinds[lower(p.id.Type)]
-				return stripRoot(e, k.net.collection+"["+k.net.meta(p.obj).Name+"]")
-			}
+	// Validation roots targets at the snapshot ("networkSecurityGroups[ml-nsg]");
+	// re-root them where the client sent the resource: the request body
+	// itself, or its place in an apply.
+	roots := map[string]string{}
+	for k, p := range t.puts {
+		if p.obj == nil {
+			continue
+		}
+		kd := t.s.kinds[lower(p.id.Type)]
+		root := kd.net.collection + "[" + kd.net.meta(p.obj).Name + "]"
+		label, known := t.label(k)
+		if _, dup := roots[root]; dup || !known {
+			label = root // two resources of one name, or not the client's: keep the snapshot's root
+		}
+		roots[root] = label
+	}
+	return reroot(e, roots)
+}
+
+// label says where the client sent the resource with this key: "" for the
+// body of a single request, "resources[i]" in an apply; false when the
+// client did not send it (a side effect such as a peering's state).
+func (t *txn) label(key string) (string, bool) {
+	if t.labels == nil {
+		return "", true
+	}
+	l, ok := t.labels[key]
+	return l, ok
+}
+
+// reroot replaces each target's snapshot root by the label roots gives it.
+func reroot(e *armerror.Error, roots map[string]string) *armerror.Error {
+	c := *e
+	for root, label := range roots {
+		rest, ok := strings.CutPrefix(c.Target, root)
+		if !ok || rest != "" && rest[0] != '.' && rest[0] != '[' {
+			continue
+		}
+		switch {
+		case label == "":
+			c.Target = strings.TrimPrefix(rest, ".")
+		default:
+			c.Target = label + rest
+		}
+		break
+	}
+	if len(e.Details) > 0 {
+		c.Details = make([]*armerror.Error, len(e.Details))
+		for i, d := range e.Details {
+			c.Details[i] = reroot(d, roots)
 		}
 	}
-	return e
+	return &c
 }
 
 // topLevel returns the key of the top-level resource an id lies in.
@@ -360,21 +406,4 @@ func topLevel(id string) string {
 		return network.Key(id)
 	}
 	return network.Key(network.MakeID(r.Subscription, r.ResourceGroup, r.Provider+"/"+r.Types[0], r.Names[0]))
-}
-
-// stripRoot removes a snapshot root ("networkSecurityGroups[ml-nsg]") from
-// the targets of e and its details, so that they are rooted at the request
-// body as a client wrote it.
-func stripRoot(e *armerror.Error, root string) *armerror.Error {
-	c := *e
-	if rest, ok := strings.CutPrefix(c.Target, root); ok {
-		c.Target = strings.TrimPrefix(rest, ".")
-	}
-	if len(e.Details) > 0 {
-		c.Details = make([]*armerror.Error, len(e.Details))
-		for i, d := range e.Details {
-			c.Details[i] = stripRoot(d, root)
-		}
-	}
-	return &c
 }
