@@ -17,6 +17,7 @@ import (
 type listEffectiveNSGCmd struct {
 	env *env
 	res resourceFlags
+	net serverSide
 	out outputFlag
 	nic string
 }
@@ -24,7 +25,7 @@ type listEffectiveNSGCmd struct {
 func newListEffectiveNSGCmd(e *env) *cobra.Command {
 	c := &listEffectiveNSGCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "list-effective-nsg --resources FILE --nic NIC",
+		Use:   "list-effective-nsg [--resources FILE | -g GROUP] --nic NIC",
 		Short: "List the effective security rules of a network interface",
 		Long: `List the network security groups that apply to a network interface — its
 subnet's, then its own — with every rule, default rules included, as
@@ -41,22 +42,31 @@ one rule per row in evaluation order.`,
 	cmd.DisableFlagsInUseLine = true
 	f := cmd.Flags()
 	c.res.register(f)
+	c.net.register(f)
 	f.Var(text(&c.nic, "NIC"), "nic", "the network interface: its name or full resource id")
 	c.out.register(f)
 	return cmd
 }
 
 // nicFlags maps the effective-rules queries' field to its flag.
-var nicFlags = map[string]string{"networkInterface": "--nic"}
+var nicFlags = map[string]string{"networkInterface": "--nic", "targetResourceId": "--nic"}
 
 func (c *listEffectiveNSGCmd) run(ctx context.Context, _ []string) error {
-	eng, err := c.res.loadForNIC(ctx, c.env, c.nic)
+	offline, err := c.net.checkNIC(&c.res, c.nic)
 	if err != nil {
 		return err
 	}
-	list, err := eng.EffectiveNSGs(c.nic)
-	if err != nil {
-		return queryError(err, nicFlags)
+	var list flow.EffectiveNSGList
+	if offline {
+		eng, err := c.res.load(ctx, c.env)
+		if err != nil {
+			return err
+		}
+		if list, err = eng.EffectiveNSGs(c.nic); err != nil {
+			return queryError(err, nicFlags)
+		}
+	} else if err := c.net.ask(ctx, c.nic, "/effectiveNetworkSecurityGroups", &list); err != nil {
+		return err
 	}
 	if c.out.json() {
 		return writeJSON(c.env.stdout, list)

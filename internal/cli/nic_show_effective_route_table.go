@@ -14,6 +14,7 @@ import (
 type showEffectiveRouteTableCmd struct {
 	env *env
 	res resourceFlags
+	net serverSide
 	out outputFlag
 	nic string
 }
@@ -21,7 +22,7 @@ type showEffectiveRouteTableCmd struct {
 func newShowEffectiveRouteTableCmd(e *env) *cobra.Command {
 	c := &showEffectiveRouteTableCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "show-effective-route-table --resources FILE --nic NIC",
+		Use:   "show-effective-route-table [--resources FILE | -g GROUP] --nic NIC",
 		Short: "Show the effective routes of a network interface",
 		Long: `Show the effective routes of a network interface's subnet, as
 'az network nic show-effective-route-table' does: system routes (Default),
@@ -38,19 +39,28 @@ az's columns.`,
 	cmd.DisableFlagsInUseLine = true
 	f := cmd.Flags()
 	c.res.register(f)
+	c.net.register(f)
 	f.Var(text(&c.nic, "NIC"), "nic", "the network interface: its name or full resource id")
 	c.out.register(f)
 	return cmd
 }
 
 func (c *showEffectiveRouteTableCmd) run(ctx context.Context, _ []string) error {
-	eng, err := c.res.loadForNIC(ctx, c.env, c.nic)
+	offline, err := c.net.checkNIC(&c.res, c.nic)
 	if err != nil {
 		return err
 	}
-	list, err := eng.EffectiveRoutes(c.nic)
-	if err != nil {
-		return queryError(err, nicFlags)
+	var list flow.EffectiveRouteList
+	if offline {
+		eng, err := c.res.load(ctx, c.env)
+		if err != nil {
+			return err
+		}
+		if list, err = eng.EffectiveRoutes(c.nic); err != nil {
+			return queryError(err, nicFlags)
+		}
+	} else if err := c.net.ask(ctx, c.nic, "/effectiveRouteTable", &list); err != nil {
+		return err
 	}
 	if c.out.json() {
 		return writeJSON(c.env.stdout, list)

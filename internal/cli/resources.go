@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/client"
 	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
@@ -44,20 +45,6 @@ func (r *resourceFlags) check(l *armerror.List) {
 		l.Addf(codeMissingArgument, "--resources",
 			"--resources is required: give the resource JSON files to check (az ... show -o json output, list responses or ARM templates)")
 	}
-}
-
-// loadForNIC checks the resource flags and --nic, then loads the engine:
-// the common start of the commands that ask about one network interface.
-func (r *resourceFlags) loadForNIC(ctx context.Context, e *env, nic string) (*flow.Engine, error) {
-	var l armerror.List
-	r.check(&l)
-	if nic == "" {
-		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
-	}
-	if l.Len() > 0 {
-		return nil, usageErr(l.In("the command line"))
-	}
-	return r.load(ctx, e)
 }
 
 // load reads the service tags and every resource file, validates the
@@ -434,4 +421,247 @@ func fieldString(v reflect.Value, field string) string {
 		return f.String()
 	}
 	return ""
+}
+
+// serverSide is how a network command asks a vnetml server instead, when
+// no --resources is given: the server's flags and the group to look for
+// --nic in.
+type serverSide struct {
+	srv   serverFlags
+	group string
+}
+
+func (s *serverSide) register(f *pflag.FlagSet) {
+	f.VarP(text(&s.group, "GROUP"), "resource-group", "g",
+		"without --resources: the resource group to look for --nic in (default: the whole subscription)")
+	s.srv.register(f)
+}
+
+// check decides the mode: offline with --resources, else the server. It
+// records in l the flags that do not fit the mode, and a missing server.
+func (s *serverSide) check(l *armerror.List, r *resourceFlags) (offline bool) {
+	if len(r.files) > 0 {
+		for _, f := range []struct{ name, v string }{
+			{"--resource-group", s.group}, {"--endpoint", s.srv.endpoint}, {"--token", s.srv.token},
+			{"--ca-cert", s.srv.caCert}, {"--subscription", s.srv.subscription},
+		} {
+			if f.v != "" {
+				l.Addf(codeInvalidArgument, f.name, "%s applies when asking a server, not with --resources: the resource files are the whole network", f.name)
+			}
+		}
+		return true
+	}
+	if r.serviceTags != "" {
+		l.Addf(codeInvalidArgument, "--service-tags", "--service-tags applies with --resources; a server uses its own service tags")
+	}
+	if res, err := s.srv.resolved(); err == nil && res.token == "" {
+		l.Addf(codeMissingArgument, "--resources",
+			"--resources is required when no server is configured: give the resource JSON files to check offline, "+
+				"or ask a vnetml server (run `vnetml login`, or give --token or VNETML_TOKEN)")
+	}
+	return false
+}
+
+// session is one command's conversation with the server: network
+// interfaces and watchers are looked up once each.
+type session struct {
+	c        *client.Client
+	sub      string
+	group    string
+	nicList  []json.RawMessage // the NICs in scope, listed on the first name to resolve
+	listed   bool
+	nics     map[string]nicLookup // by the reference as given, lower case
+	watchers map[string]string    // by subscription/location
+}
+
+// serverNIC is a network interface found on the server.
+type serverNIC struct {
+	id, location string
+}
+
+type nicLookup struct {
+	nic serverNIC
+	err error
+}
+
+// open connects to the server.
+func (s *serverSide) open() (*session, error) {
+	c, r, err := s.srv.client()
+	if err != nil {
+		return nil, err
+	}
+	return &session{c: c, sub: r.subscription, group: s.group, nics: map[string]nicLookup{}, watchers: map[string]string{}}, nil
+}
+
+// nic resolves a network interface reference: a full id, or a name looked
+// for in the group (-g) or the whole subscription. Errors name target (the
+// flag or query field that gave the reference).
+func (s *session) nic(ctx context.Context, ref, target string) (serverNIC, error) {
+	key := strings.ToLower(ref)
+	if r, ok := s.nics[key]; ok {
+		return r.nic, r.err
+	}
+	n, err := s.findNIC(ctx, ref, target)
+	if a, ok := armerror.As(err); ok && fatal(a) {
+		return n, err // not the reference's fault: not worth remembering
+	}
+	s.nics[key] = nicLookup{n, err}
+	return n, err
+}
+
+func (s *session) findNIC(ctx context.Context, ref, target string) (serverNIC, error) {
+	if strings.HasPrefix(ref, "/") {
+		if !strings.EqualFold(armTypeOfID(ref), network.TypeNetworkInterface) {
+			return serverNIC{}, armerror.New(codeInvalidArgument, target, "%q is not the id of a network interface (%s/NAME)", ref, network.TypeNetworkInterface)
+		}
+		doc, err := s.c.Get(ctx, ref)
+		if err != nil {
+			if a, ok := armerror.As(err); ok && !fatal(a) {
+				c := *a
+				c.Target = target
+				return serverNIC{}, &c
+			}
+			return serverNIC{}, err
+		}
+		var h struct{ ID, Location string }
+		if err := json.Unmarshal(doc, &h); err != nil {
+			return serverNIC{}, internalErr(fmt.Errorf("decoding network interface %s: %w", ref, err))
+		}
+		return serverNIC{h.ID, h.Location}, nil
+	}
+	where := "subscription " + s.sub
+	path := "/subscriptions/" + s.sub + "/providers/" + network.TypeNetworkInterface
+	if s.group != "" {
+		where = "resource group " + s.group
+		path = "/subscriptions/" + s.sub + "/resourceGroups/" + s.group + "/providers/" + network.TypeNetworkInterface
+	}
+	if !s.listed {
+		docs, err := s.c.List(ctx, path)
+		if err != nil {
+			return serverNIC{}, err
+		}
+		s.nicList, s.listed = docs, true
+	}
+	var found []serverNIC
+	var known, groups []string
+	for _, d := range s.nicList {
+		var h struct{ ID, Name, Location string }
+		if json.Unmarshal(d, &h) != nil {
+			continue
+		}
+		name := h.Name
+		if s.group == "" {
+			name = groupOfID(h.ID) + "/" + h.Name
+		}
+		known = append(known, name)
+		if strings.EqualFold(h.Name, ref) {
+			found = append(found, serverNIC{h.ID, h.Location})
+			groups = append(groups, groupOfID(h.ID))
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		msg := fmt.Sprintf("network interface %q was not found in %s", ref, where)
+		if len(known) > 10 {
+			known = append(known[:10], "...")
+		}
+		if len(known) > 0 {
+			msg += " (known: " + strings.Join(known, ", ") + ")"
+		} else {
+			msg += ", which has none"
+		}
+		return serverNIC{}, armerror.New(codeNotFound, target, "%s", msg)
+	}
+	return serverNIC{}, armerror.New(codeInvalidArgument, target, "%d network interfaces in %s are named %q, in resource groups %s: give -g GROUP, or the NIC's full id",
+		len(found), where, ref, strings.Join(groups, ", "))
+}
+
+// watcher returns the id of the network watcher of the NIC's subscription
+// and region.
+func (s *session) watcher(ctx context.Context, n serverNIC) (string, error) {
+	sub := s.sub
+	if r, err := network.ParseResourceID(n.id); err == nil {
+		sub = r.Subscription
+	}
+	key := strings.ToLower(sub + "/" + n.location)
+	if w, ok := s.watchers[key]; ok {
+		return w, nil
+	}
+	w, err := s.c.Watcher(ctx, sub, n.location)
+	if err != nil {
+		return "", err
+	}
+	s.watchers[key] = w
+	return w, nil
+}
+
+// checkNIC checks the flags of a command that asks about one network
+// interface and decides the mode: offline with --resources, else the
+// server.
+func (s *serverSide) checkNIC(r *resourceFlags, nic string) (offline bool, err error) {
+	var l armerror.List
+	offline = s.check(&l, r)
+	if nic == "" {
+		l.Addf(codeMissingArgument, "--nic", "--nic is required: the network interface's name or resource id")
+	}
+	if l.Len() > 0 {
+		return offline, usageErr(l.In("the command line"))
+	}
+	return offline, nil
+}
+
+// ask posts a network interface's action (/effectiveRouteTable, ...) to
+// the server and decodes the answer into out.
+func (s *serverSide) ask(ctx context.Context, nicRef, action string, out any) error {
+	ss, err := s.open()
+	if err != nil {
+		return err
+	}
+	nic, err := ss.nic(ctx, nicRef, "--nic")
+	if err != nil {
+		return err
+	}
+	return askErr(ss.c.Post(ctx, nic.id+action, nil, out), nicFlags)
+}
+
+// fatal reports whether a server's error ends a command rather than one
+// query: the server is unreachable or broken, or refuses the token.
+func fatal(a *armerror.Error) bool {
+	switch a.Code {
+	case "ServerUnreachable", "InternalServerError", "ServiceUnavailable", "UnexpectedResponse",
+		"AuthenticationFailed", "AuthorizationFailed", "InvalidEndpoint", "InvalidCACert":
+		return true
+	}
+	return false
+}
+
+// retarget returns a copy of e, details included, whose targets are
+// renamed by names: the server's field names to the flags (or query
+// fields) the user wrote.
+func retarget(e *armerror.Error, names map[string]string) *armerror.Error {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	if n, ok := names[e.Target]; ok {
+		c.Target = n
+	}
+	if len(e.Details) > 0 {
+		c.Details = make([]*armerror.Error, len(e.Details))
+		for i, d := range e.Details {
+			c.Details[i] = retarget(d, names)
+		}
+	}
+	return &c
+}
+
+// askErr maps the error of a question to the server: its own errors with
+// their targets renamed, anything else as it is.
+func askErr(err error, names map[string]string) error {
+	if a, ok := armerror.As(err); ok && !fatal(a) {
+		return retarget(a, names)
+	}
+	return err
 }

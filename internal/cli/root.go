@@ -102,6 +102,11 @@ responses, or ARM templates with literal values).`,
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
 		"Usage:{{if .Runnable}}", "Usage:{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	root.AddCommand(newNetworkCmd(e), newVersionCmd(e))
+	root.AddCommand(newApplyCmd(e))
+	root.AddCommand(newGetCmd(e))
+	root.AddCommand(newDeleteCmd(e))
+	root.AddCommand(newLoginCmd(e))
+	root.AddCommand(newTokenCmd(e))
 	return root
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/network"
@@ -26,6 +27,7 @@ import (
 type testIPFlowCmd struct {
 	env       *env
 	res       resourceFlags
+	net       serverSide
 	out       outputFlag
 	nic       string
 	direction string
@@ -38,7 +40,7 @@ type testIPFlowCmd struct {
 func newTestIPFlowCmd(e *env) *cobra.Command {
 	c := &testIPFlowCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "test-ip-flow --resources FILE --nic NIC --direction Inbound|Outbound --protocol TCP|UDP --local IP:PORT --remote IP:PORT",
+		Use:   "test-ip-flow [--resources FILE | -g GROUP] --nic NIC --direction Inbound|Outbound --protocol TCP|UDP --local IP:PORT --remote IP:PORT",
 		Short: "Test whether the NSGs of a network interface allow a TCP or UDP flow",
 		Long: `Test whether the network security groups of a network interface allow a TCP or
 UDP flow, as 'az network watcher test-ip-flow' (Network Watcher's IP flow
@@ -54,12 +56,21 @@ A port may be * (any port), as Network Watcher accepts for the source port;
 vnetml treats * as port 0, which matches only rules whose port range
 includes 0, such as *.
 
+With --resources, the command checks resource files offline. Without it,
+it asks the vnetml server (see 'vnetml login'): --nic is the name of a
+network interface on the server, looked for in the resource group given
+with -g or in the whole subscription, or its full id, and the network
+watcher of the subscription and the NIC's region answers. The answers are
+the same in both modes.
+
 With --queries, every line of a JSON lines file is one query
   {"nic": "node0", "direction": "Inbound", "protocol": "TCP",
    "local": "10.0.0.4:29876", "remote": "198.18.3.9:443"}
 and one JSON result line is printed per query, in order: {"access",
 "ruleName"}, or {"error": {"code", "message", "target"}} for a bad line.
-Blank lines are skipped. The engine is compiled once for all queries.
+Blank lines are skipped. Offline, the engine is compiled once for all
+queries; against a server, each query is one request, and each network
+interface is looked up once.
 
 Exit status: 0 when the flow is decided (Allow and Deny alike), 2 for bad
 input (including any bad --queries line), 1 for an internal failure.`,
@@ -73,13 +84,18 @@ input (including any bad --queries line), 1 for an internal failure.`,
 
   # Many queries at once
   vnetml network watcher test-ip-flow --resources examples/secure-network/network.json \
-      --queries examples/secure-network/queries.jsonl`,
+      --queries examples/secure-network/queries.jsonl
+
+  # Ask the server (after vnetml login) about its network interface node0
+  vnetml network watcher test-ip-flow -g mygroup --nic node0 --direction Inbound --protocol TCP \
+      --local 10.0.0.4:29876 --remote 198.18.3.9:443`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
 	cmd.DisableFlagsInUseLine = true
 	f := cmd.Flags()
 	c.res.register(f)
+	c.net.register(f)
 	f.Var(text(&c.nic, "NIC"), "nic", "the network interface: its name or full resource id")
 	f.Var(text(&c.direction, "Inbound|Outbound"), "direction", "the flow's direction relative to the network interface")
 	f.Var(text(&c.protocol, "TCP|UDP"), "protocol", "the flow's protocol")
@@ -96,12 +112,12 @@ input (including any bad --queries line), 1 for an internal failure.`,
 // given: flags, or the fields of a --queries line.
 var (
 	testIPFlowFlags = map[string]string{
-		"targetResourceId": "--nic", "protocol": "--protocol",
-		"localIPAddress": "--local", "remoteIPAddress": "--remote",
+		"targetResourceId": "--nic", "targetNicResourceId": "--nic", "direction": "--direction", "protocol": "--protocol",
+		"localIPAddress": "--local", "localPort": "--local", "remoteIPAddress": "--remote", "remotePort": "--remote",
 	}
 	testIPFlowFields = map[string]string{
-		"targetResourceId": "nic", "protocol": "protocol",
-		"localIPAddress": "local", "remoteIPAddress": "remote",
+		"targetResourceId": "nic", "targetNicResourceId": "nic", "direction": "direction", "protocol": "protocol",
+		"localIPAddress": "local", "localPort": "local", "remoteIPAddress": "remote", "remotePort": "remote",
 	}
 )
 
@@ -110,10 +126,14 @@ func (c *testIPFlowCmd) run(ctx context.Context, _ []string) error {
 		return c.runQueries(ctx)
 	}
 	var l armerror.List
-	c.res.check(&l)
-	q := parseVerifyQuery(&l, verifyInput{c.nic, c.direction, c.protocol, c.local, c.remote}, "--")
+	offline := c.net.check(&l, &c.res)
+	in := verifyInput{c.nic, c.direction, c.protocol, c.local, c.remote}
+	q := parseVerifyQuery(&l, in, "--")
 	if l.Len() > 0 {
 		return usageErr(l.In("the command line"))
+	}
+	if !offline {
+		return c.runServer(ctx, in, q)
 	}
 	eng, err := c.res.load(ctx, c.env)
 	if err != nil {
@@ -123,6 +143,11 @@ func (c *testIPFlowCmd) run(ctx context.Context, _ []string) error {
 	if err != nil {
 		return queryError(err, testIPFlowFlags)
 	}
+	return c.print(res, eng.ExplainVerify(q, res))
+}
+
+// print prints an answer: Azure's JSON, or a table and the explanation.
+func (c *testIPFlowCmd) print(res flow.VerifyResult, explanation string) error {
 	if c.out.json() {
 		return writeJSON(c.env.stdout, res)
 	}
@@ -131,8 +156,53 @@ func (c *testIPFlowCmd) run(ctx context.Context, _ []string) error {
 	if err := t.write(c.env.stdout); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(c.env.stdout, eng.ExplainVerify(q, res))
+	if explanation == "" {
+		return nil
+	}
+	_, err := fmt.Fprintln(c.env.stdout, explanation)
 	return internalErr(err)
+}
+
+// runServer asks the server's network watcher.
+func (c *testIPFlowCmd) runServer(ctx context.Context, in verifyInput, q flow.VerifyQuery) error {
+	s, err := c.net.open()
+	if err != nil {
+		return err
+	}
+	res, err := s.verify(ctx, in, q, "--nic", testIPFlowFlags)
+	if err != nil {
+		return err
+	}
+	return c.print(flow.VerifyResult{Access: res.Access, RuleName: res.RuleName}, res.Explanation)
+}
+
+// verify asks the watcher of the NIC's region about one flow. Errors name
+// the flags or fields in names (nicTarget for the NIC).
+func (s *session) verify(ctx context.Context, in verifyInput, q flow.VerifyQuery, nicTarget string, names map[string]string) (api.FlowVerifyResult, error) {
+	nic, err := s.nic(ctx, in.NIC, nicTarget)
+	if err != nil {
+		return api.FlowVerifyResult{}, err
+	}
+	w, err := s.watcher(ctx, nic)
+	if err != nil {
+		return api.FlowVerifyResult{}, err
+	}
+	port := func(text string, ap netip.AddrPort) string {
+		if strings.HasSuffix(text, ":*") {
+			return "*"
+		}
+		return strconv.Itoa(int(ap.Port()))
+	}
+	res, err := s.c.IPFlowVerify(ctx, w, api.FlowVerifyRequest{
+		TargetResourceID: nic.id,
+		Direction:        q.Direction.String(),
+		Protocol:         strings.ToUpper(q.Protocol.String()),
+		LocalIPAddress:   q.Local.Addr().String(),
+		LocalPort:        port(in.Local, q.Local),
+		RemoteIPAddress:  q.Remote.Addr().String(),
+		RemotePort:       port(in.Remote, q.Remote),
+	})
+	return res, askErr(err, names)
 }
 
 // verifyInput is one query as the user wrote it: flags, or a --queries line.
@@ -258,6 +328,11 @@ func (c *testIPFlowCmd) runQueries(ctx context.Context) error {
 	if c.out.set && !c.out.json() {
 		return usageErr(armerror.New(codeInvalidArgument, "--output", "--queries prints JSON lines; -o table is not supported with it"))
 	}
+	var l armerror.List
+	offline := c.net.check(&l, &c.res)
+	if l.Len() > 0 {
+		return usageErr(l.In("the command line"))
+	}
 	name := c.queries
 	var in io.Reader = c.env.stdin
 	if name == "-" {
@@ -273,9 +348,27 @@ func (c *testIPFlowCmd) runQueries(ctx context.Context) error {
 		defer f.Close()
 		in = f
 	}
-	eng, err := c.res.load(ctx, c.env)
-	if err != nil {
-		return err
+	var answer func(line []byte, long bool) (any, *armerror.Error, error)
+	if offline {
+		eng, err := c.res.load(ctx, c.env)
+		if err != nil {
+			return err
+		}
+		answer = func(line []byte, long bool) (any, *armerror.Error, error) {
+			res, qerr := answerQueryLine(eng, line, long)
+			if qerr != nil {
+				return nil, qerr, nil
+			}
+			return res, nil, nil
+		}
+	} else {
+		s, err := c.net.open()
+		if err != nil {
+			return err
+		}
+		answer = func(line []byte, long bool) (any, *armerror.Error, error) {
+			return s.answerQueryLine(ctx, line, long)
+		}
 	}
 
 	br := bufio.NewReaderSize(in, 64<<10)
@@ -313,7 +406,11 @@ func (c *testIPFlowCmd) runQueries(ctx context.Context) error {
 		}
 		total++
 		var out []byte
-		res, qerr := answerQueryLine(eng, line, long)
+		res, qerr, err := answer(line, long)
+		if err != nil {
+			bw.Flush()
+			return err
+		}
 		if qerr != nil {
 			failed = append(failed, lineNo)
 			fmt.Fprintf(c.env.stderr, "vnetml: %s:%d: %v\n", name, lineNo, qerr)
@@ -349,33 +446,59 @@ func (c *testIPFlowCmd) runQueries(ctx context.Context) error {
 
 // answerQueryLine parses one --queries line and asks the engine.
 func answerQueryLine(eng *flow.Engine, line []byte, long bool) (flow.VerifyResult, *armerror.Error) {
-	if long {
-		return flow.VerifyResult{}, armerror.New("InvalidRequestContent", "", "the line is longer than %d bytes", maxQueryLine)
-	}
-	var in verifyInput
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return flow.VerifyResult{}, armerror.New(codeInvalidArgument, te.Field, "field %s is a JSON %s, want a string", te.Field, te.Value)
-		}
-		return flow.VerifyResult{}, armerror.New("InvalidRequestContent", "",
-			"not a query object {\"nic\", \"direction\", \"protocol\", \"local\", \"remote\"}: %v", err)
-	}
-	if dec.More() {
-		return flow.VerifyResult{}, armerror.New("InvalidRequestContent", "", "more than one JSON value on the line: give one query per line")
-	}
-	var l armerror.List
-	q := parseVerifyQuery(&l, in, "")
-	if l.Len() > 0 {
-		return flow.VerifyResult{}, l.In("the query")
+	_, q, bad := parseQueryLine(line, long)
+	if bad != nil {
+		return flow.VerifyResult{}, bad
 	}
 	res, err := eng.IPFlowVerify(q)
 	if err != nil {
 		return flow.VerifyResult{}, queryError(err, testIPFlowFields)
 	}
 	return res, nil
+}
+
+// answerQueryLine parses one --queries line and asks the server. A bad
+// line is an *armerror.Error; an error ends the command.
+func (s *session) answerQueryLine(ctx context.Context, line []byte, long bool) (any, *armerror.Error, error) {
+	in, q, bad := parseQueryLine(line, long)
+	if bad != nil {
+		return nil, bad, nil
+	}
+	res, err := s.verify(ctx, in, q, "nic", testIPFlowFields)
+	if err != nil {
+		if a, ok := armerror.As(err); ok && !fatal(a) {
+			return nil, a, nil
+		}
+		return nil, nil, err
+	}
+	return flow.VerifyResult{Access: res.Access, RuleName: res.RuleName}, nil, nil
+}
+
+// parseQueryLine parses one --queries line.
+func parseQueryLine(line []byte, long bool) (verifyInput, flow.VerifyQuery, *armerror.Error) {
+	var in verifyInput
+	if long {
+		return in, flow.VerifyQuery{}, armerror.New("InvalidRequestContent", "", "the line is longer than %d bytes", maxQueryLine)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return in, flow.VerifyQuery{}, armerror.New(codeInvalidArgument, te.Field, "field %s is a JSON %s, want a string", te.Field, te.Value)
+		}
+		return in, flow.VerifyQuery{}, armerror.New("InvalidRequestContent", "",
+			"not a query object {\"nic\", \"direction\", \"protocol\", \"local\", \"remote\"}: %v", err)
+	}
+	if dec.More() {
+		return in, flow.VerifyQuery{}, armerror.New("InvalidRequestContent", "", "more than one JSON value on the line: give one query per line")
+	}
+	var l armerror.List
+	q := parseVerifyQuery(&l, in, "")
+	if l.Len() > 0 {
+		return in, flow.VerifyQuery{}, l.In("the query")
+	}
+	return in, q, nil
 }
 
 // nextLine reads the next line, without its end, reusing buf. A line longer
