@@ -94,9 +94,11 @@ type NextHopRequest struct {
 	TargetNicResourceID  string `json:"targetNicResourceId,omitempty"`
 }
 
-// NextHopResult is Network Watcher's NextHopResult.
+// NextHopResult is Network Watcher's NextHopResult, with vnetml's
+// one-line explanation beside it.
 type NextHopResult struct {
 	NextHopType      string `json:"nextHopType"`
 	NextHopIPAddress string `json:"nextHopIpAddress,omitempty"`
 	RouteTableID     string `json:"routeTableId"`
+	Explanation      string `json:"explanation,omitempty"`
 }

@@ -34,6 +34,14 @@ func TestAuth(t *testing.T) {
 	if r := e.callAs(reader, "POST", nic+"/effectiveNetworkSecurityGroups", nil); r.status != 200 {
 		t.Errorf("reader query: %d %s", r.status, r.body)
 	}
+	// Watchers live in NetworkWatcherRG; queries are authorized on the NIC.
+	if r := e.callAs(reader, "POST", nw+"/ipFlowVerify", verifyBody("Inbound", "10.0.0.4", "198.18.3.9", 29876, 443)); r.status != 200 {
+		t.Errorf("group reader asking about its NIC: %d %s", r.status, r.body)
+	}
+	other := e.token("other", "Reader", sub+"/resourceGroups/other")
+	if r := e.callAs(other, "POST", nw+"/ipFlowVerify", verifyBody("Inbound", "10.0.0.4", "198.18.3.9", 29876, 443)); r.status != 403 {
+		t.Errorf("reader of another group asking about the NIC: %d %s", r.status, r.body)
+	}
 	if r := e.callAs(reader, "PUT", nsg, nsgBody); r.status != 403 || r.errorOf(t).Code != "AuthorizationFailed" {
 		t.Errorf("reader PUT: %d %s", r.status, r.body)
 	}

@@ -118,6 +118,9 @@ func (s *Server) getPlain(ctx context.Context, rq *request) (response, error) {
 // notFound turns the store's ResourceNotFound into ARM's message.
 func notFound(err error, id store.ID) error {
 	if store.IsNotFound(err) {
+		if id.ResourceGroup == "" {
+			return armerror.New(codeNotFound, "", "The Resource '%s' was not found.", id.ID)
+		}
 		return armerror.New(codeNotFound, "", "The Resource '%s' under resource group '%s' was not found.", typeAndName(id), id.ResourceGroup)
 	}
 	return err

@@ -333,8 +333,8 @@ func (s *Server) buildKinds() {
 		http.MethodPut:    {stage: s.stageWatcher, name: "networkWatchers.put", act: auth.Write},
 		http.MethodDelete: {h: s.deletePlain, name: "networkWatchers.delete", act: auth.Delete},
 	}, actions: map[string]route{
-		"ipFlowVerify": {h: s.ipFlowVerify, name: "networkWatchers.ipFlowVerify", act: auth.Query},
-		"nextHop":      {h: s.nextHop, name: "networkWatchers.nextHop", act: auth.Query},
+		"ipFlowVerify": {h: s.ipFlowVerify, name: "networkWatchers.ipFlowVerify", self: true}, // on the NIC
+		"nextHop":      {h: s.nextHop, name: "networkWatchers.nextHop", self: true},
 	}, list: &route{h: s.listPlain, name: "networkWatchers.list", act: auth.Read, list: true}})
 
 	add(&kind{name: "locks", typ: typeLock, methods: map[string]route{

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/auth"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
@@ -38,10 +39,18 @@ func (s *Server) stageWatcher(t *txn, id store.ID, body []byte, cond store.Condi
 	return t.stagePlain(id, d, cond, true)
 }
 
-// watcherEngine checks that the watcher exists and returns the engine.
-// Queries read the newest engine through an atomic pointer: they take no
-// lock and never wait for a writer.
-func (s *Server) watcherEngine(_ context.Context, rq *request) (*flow.Engine, error) {
+// watcherEngine checks that the watcher exists and that the caller may
+// query the NIC, and returns the engine. Queries read the newest engine
+// through an atomic pointer: they take no lock and never wait for a
+// writer.
+//
+// The caller is authorized against the NIC the query is about, not the
+// watcher: watchers live in NetworkWatcherRG, and a token scoped to the
+// group of the NIC must be able to ask about it.
+func (s *Server) watcherEngine(_ context.Context, rq *request, nic string) (*flow.Engine, error) {
+	if err := auth.Authorize(rq.principal, auth.Query, nic); err != nil {
+		return nil, err
+	}
 	if !s.view.Load().watchers[rq.target.id.Key] {
 		return nil, armerror.New(codeNotFound, "", "The network watcher '%s' was not found. vnetml creates NetworkWatcher_<region> in resource group %s with the first virtual network of a region; use that one.",
 			rq.target.id.ID, watcherGroup)
@@ -97,7 +106,7 @@ func (s *Server) ipFlowVerify(ctx context.Context, rq *request) (response, error
 	if l.Len() > 0 {
 		return response{}, l.In("the request body")
 	}
-	eng, err := s.watcherEngine(ctx, rq)
+	eng, err := s.watcherEngine(ctx, rq, nic)
 	if err != nil {
 		return response{}, err
 	}
@@ -125,7 +134,7 @@ func (s *Server) nextHop(ctx context.Context, rq *request) (response, error) {
 	if l.Len() > 0 {
 		return response{}, l.In("the request body")
 	}
-	eng, err := s.watcherEngine(ctx, rq)
+	eng, err := s.watcherEngine(ctx, rq, nic)
 	if err != nil {
 		return response{}, err
 	}
@@ -133,7 +142,8 @@ func (s *Server) nextHop(ctx context.Context, rq *request) (response, error) {
 	if err != nil {
 		return response{}, queryError(err)
 	}
-	return ok(res)
+	return ok(api.NextHopResult{NextHopType: res.NextHopType, NextHopIPAddress: res.NextHopIPAddress,
+		RouteTableID: res.RouteTableID, Explanation: flow.ExplainNextHop(src, dst, res)})
 }
 
 // effectiveNSGs answers POST …/networkInterfaces/{nic}/effectiveNetworkSecurityGroups.

@@ -1,6 +1,8 @@
 package apiserver_test
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -95,4 +97,22 @@ func TestZZDuplicates(t *testing.T) {
 	// NIC with the static address of node0
 	r = e.call("PUT", net+"/networkInterfaces/node1", strings.ReplaceAll(nicBody, "ipconfig1", "ipconfig1"))
 	t.Logf("node1 with node0's static address: %d %.300s", r.status, r.body)
+}
+
+func TestZZRedirect(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "PUT", rg, groupBody)
+	c := *e.http.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("PUT", e.http.URL+sub+"//resourceGroups/mygroup?api-version=1", strings.NewReader(groupBody))
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	t.Logf("no-follow PUT //: %d loc=%q ct=%q body=%q", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Content-Type"), b)
+	r := e.call("GET", "/subscriptions/x/resourceGroups", nil)
+	t.Logf("apply bad id: %s", e.call("POST", "/providers/vnetml.Resources/apply", `{"resources": [{"id": "/subscriptions//x"}]}`).body)
+	_ = r
 }

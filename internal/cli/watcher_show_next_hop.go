@@ -10,7 +10,6 @@ import (
 	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/flow"
-	"github.com/vnetml/vnetml/internal/network"
 )
 
 // showNextHopCmd is `vnetml network watcher show-next-hop`: Network
@@ -101,7 +100,7 @@ func (c *showNextHopCmd) run(ctx context.Context, _ []string) error {
 	if err != nil {
 		return queryError(err, nextHopFlags)
 	}
-	return c.print(res.NextHopType, res.NextHopIPAddress, res.RouteTableID, explainNextHop(src, dst, res))
+	return c.print(res.NextHopType, res.NextHopIPAddress, res.RouteTableID, flow.ExplainNextHop(src, dst, res))
 }
 
 // print prints an answer: Azure's JSON, or a table and the explanation
@@ -166,36 +165,4 @@ func parseAddrFlag(l *armerror.List, flag, value, want string) netip.Addr {
 		l.Addf(codeInvalidArgument, flag, "%q is not an IP address (write e.g. 10.0.0.4)", value)
 	}
 	return a
-}
-
-// explainNextHop names the route that won, e.g. "10.0.0.4 -> 198.18.3.9:
-// route batch-to-internet (198.18.3.0/24, service tag
-// BatchNodeManagement.EastUS) of route table mygroup/ml-routes".
-func explainNextHop(src, dst netip.Addr, r flow.NextHopResult) string {
-	head := fmt.Sprintf("%s -> %s", src, dst)
-	rt := r.Route
-	if rt == nil {
-		return head + ": no route matches; the packet is dropped"
-	}
-	what := fmt.Sprintf("system route %s (%s)", rt.Prefix, rt.NextHopType)
-	if rt.Source == flow.SourceUser {
-		table := rt.TableID
-		if id, err := network.ParseResourceID(rt.TableID); err == nil {
-			table = id.ResourceGroup + "/" + id.Name()
-		}
-		what = fmt.Sprintf("route %s (%s", rt.Name, rt.Prefix)
-		if rt.Tag != "" {
-			what += ", service tag " + rt.Tag
-		}
-		what += ") of route table " + table
-	} else if rt.Tag != "" {
-		what = fmt.Sprintf("system route %s (%s, service tag %s)", rt.Prefix, rt.NextHopType, rt.Tag)
-	}
-	switch {
-	case rt.Unusable:
-		return fmt.Sprintf("%s: %s; its next hop %s is outside the virtual network and its peers, so the packet is dropped", head, what, rt.NextHopIP)
-	case r.NextHopType == network.HopNone:
-		return fmt.Sprintf("%s: %s drops the packet", head, what)
-	}
-	return fmt.Sprintf("%s: %s", head, what)
 }

@@ -283,3 +283,35 @@ func endpoint(ap netip.AddrPort) string {
 	}
 	return ap.String()
 }
+
+// ExplainNextHop names the route that won, e.g. "10.0.0.4 -> 198.18.3.9:
+// route batch-to-internet (198.18.3.0/24, service tag
+// BatchNodeManagement.EastUS) of route table mygroup/ml-routes".
+func ExplainNextHop(src, dst netip.Addr, r NextHopResult) string {
+	head := fmt.Sprintf("%s -> %s", src, dst)
+	rt := r.Route
+	if rt == nil {
+		return head + ": no route matches; the packet is dropped"
+	}
+	what := fmt.Sprintf("system route %s (%s)", rt.Prefix, rt.NextHopType)
+	if rt.Source == SourceUser {
+		table := rt.TableID
+		if id, err := network.ParseResourceID(rt.TableID); err == nil {
+			table = id.ResourceGroup + "/" + id.Name()
+		}
+		what = fmt.Sprintf("route %s (%s", rt.Name, rt.Prefix)
+		if rt.Tag != "" {
+			what += ", service tag " + rt.Tag
+		}
+		what += ") of route table " + table
+	} else if rt.Tag != "" {
+		what = fmt.Sprintf("system route %s (%s, service tag %s)", rt.Prefix, rt.NextHopType, rt.Tag)
+	}
+	switch {
+	case rt.Unusable:
+		return fmt.Sprintf("%s: %s; its next hop %s is outside the virtual network and its peers, so the packet is dropped", head, what, rt.NextHopIP)
+	case r.NextHopType == network.HopNone:
+		return fmt.Sprintf("%s: %s drops the packet", head, what)
+	}
+	return fmt.Sprintf("%s: %s", head, what)
+}
