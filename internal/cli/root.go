@@ -4,10 +4,11 @@
 //
 // Each command lives in its own file with a flags struct and a
 // run(ctx, args) method; output goes through the writers of an env, so
-// tests run the real tree and capture what it prints. The network commands
-// are offline: they read resource JSON files (what `az ... show -o json`
-// prints, list responses, ARM templates), validate them, compile a flow
-// engine and answer as Network Watcher does.
+// tests run the real tree and capture what it prints. Commands reach the
+// server only through internal/client. The network commands answer as
+// Network Watcher does either offline — from resource JSON files (what
+// `az ... show -o json` prints, list responses, ARM templates), validated
+// and compiled here — or, without --resources, from the server.
 //
 // Exit codes: 0 for an answer (an Allow and a Deny alike), 2 for bad input
 // (flags, files, resources, queries), 1 for internal failures.
@@ -80,14 +81,20 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "vnetml",
 		Short: "An Azure-shaped machine learning workspace in a virtual network, on one machine",
 		Long: `vnetml runs machine-learning experiments and inference inside virtual networks
-it enforces, with Azure's semantics. Today it answers Network Watcher's
-questions about Azure network configurations offline: why a flow is allowed
-or denied, where a packet goes, which rules and routes apply.
+it enforces, with Azure's semantics. 'vnetml server' runs the control plane:
+an ARM-shaped API over an embedded store, with tokens, locks and quotas.
+'vnetml apply', 'get' and 'delete' manage its resources; the network
+commands answer Network Watcher's questions — why a flow is allowed or
+denied, where a packet goes, which rules and routes apply — from the server,
+or offline from the JSON that 'az ... show -o json' prints (--resources).`,
+		Example: `  vnetml server &
+  vnetml login
+  vnetml apply -f examples/secure-network.yaml
+  vnetml network watcher test-ip-flow -g mygroup --nic node0 --direction Inbound --protocol TCP \
+      --local 10.0.0.4:29876 --remote 198.18.3.9:443
 
-The network commands are named after az CLI's and read the JSON that
-'az ... show -o json' prints (single resources, arrays, {"value": [...]} list
-responses, or ARM templates with literal values).`,
-		Example: `  vnetml network watcher test-ip-flow --resources examples/secure-network/network.json \
+  # offline, on az's JSON
+  vnetml network watcher test-ip-flow --resources examples/secure-network/network.json \
       --nic node0 --direction Inbound --protocol TCP --local 10.0.0.4:29876 --remote 198.18.3.9:443`,
 		Version:       buildVersion(),
 		Args:          noArgs,
@@ -113,14 +120,18 @@ responses, or ARM templates with literal values).`,
 func newNetworkCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "network",
-		Short: "Check Azure network configurations offline (az network ...)",
-		Long: `Check Azure network configurations offline.
+		Short: "Ask Network Watcher's questions, of the server or offline (az network ...)",
+		Long: `Ask Network Watcher's questions about a network configuration.
 
-Each command reads resource JSON files with --resources (repeat the flag for
-more files, give a directory for every *.json file in it, or - for stdin),
-validates them as Azure would, and answers as Network Watcher does. Invalid
-resources are refused with every error found: a check of a configuration
-Azure would reject would answer nothing true.`,
+Without --resources, each command asks the server (see 'vnetml login') about
+the resources stored there; --nic takes a name (with -g to pick its group)
+or a resource id.
+
+With --resources, each command works offline on resource JSON files (repeat
+the flag for more files, give a directory for every *.json file in it, or -
+for stdin): it validates them as Azure would and answers as Network Watcher
+does. Invalid resources are refused with every error found: a check of a
+configuration Azure would reject would answer nothing true.`,
 		Args: noArgs,
 		RunE: groupRun,
 	}
