@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -52,7 +53,7 @@ func ParseID(id string) (ID, error) {
 			shown = shown[:200] + "…"
 		}
 		return ID{}, armerror.New(CodeInvalidResourceID, "id", "%q is not a resource id: %s; %s.",
-			append([]any{shown}, append(args, idShape)...)...)
+			shown, fmt.Sprintf(why, args...), idShape)
 	}
 	switch {
 	case id == "":

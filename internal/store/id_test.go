@@ -47,11 +47,15 @@ func TestParseID(t *testing.T) {
 			}
 		})
 	}
+	if _, err := store.ParseID("/subscriptions//x"); err == nil || !strings.Contains(err.Error(), "empty segment") {
+		t.Errorf("the reason is missing from %v", err)
+	}
 	for _, bad := range []string{"", "/", "x", "/subscriptions", "/subscriptions/", "/ſubscriptions/s1", "/providers", "/providers/ns/t",
 		rg + "/providers", rg + "/providers/ns", rg + "/providers/ns/t", rg + "/providers/ns/providers/ns/t/n",
 		rg + "/things/ns/t/n", rg + "/providers/ns/t/n/", rg + "/providers/ns/t//n", rg + "/providers/ns/t/n\t"} {
 		_, err := store.ParseID(bad)
-		if e, ok := armerror.As(err); !ok || e.Code != store.CodeInvalidResourceID || !strings.Contains(e.Message, "want /subscriptions/") {
+		if e, ok := armerror.As(err); !ok || e.Code != store.CodeInvalidResourceID || !strings.Contains(e.Message, "want /subscriptions/") ||
+			strings.Contains(e.Message, "%!") {
 			t.Errorf("ParseID(%q) = %v, want InvalidResourceId with the expected shape", bad, err)
 		}
 	}
