@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -169,7 +170,6 @@ func (s *Server) load(ctx context.Context) error {
 		}
 		opts.Continuation = page.Next
 	}
-	s.world.rev = rev
 	snap := snapshotOf(s.world.byKey)
 	s.view.Store(&view{rev: rev, snap: snap, refs: referencesOf(snap), watchers: watchersOf(s.world.byKey)})
 	return nil
@@ -192,7 +192,7 @@ func (s *Server) entryOf(r store.Resource) (*entry, error) {
 		}
 		e.obj = obj
 		e.loc = normLocation(k.net.meta(obj).Location)
-	} else if err := jsonUnmarshal(r.Doc, &hdr); err == nil {
+	} else if err := json.Unmarshal(r.Doc, &hdr); err == nil {
 		e.loc = normLocation(hdr.Location)
 	}
 	return e, nil

@@ -221,7 +221,6 @@ func (t *txn) commit() (int64, error) {
 			return 0, err
 		}
 	}
-	w.rev = rev
 	t.s.metrics.writes.Add(float64(len(ops)))
 	t.s.publish(rev, snap, refs)
 	return rev, nil

@@ -25,7 +25,6 @@ type entry struct {
 // Server.mu) reads or changes it.
 type world struct {
 	byKey map[string]*entry
-	rev   int64
 }
 
 // view is what one committed write publishes: the network as of that
