@@ -1,8 +1,8 @@
 // Package api owns the wire types of vnetml's management API that are not
 // the model's resources — Network Watcher requests and answers, the batch
 // apply — and the deployment defaults that the server and its clients must
-// agree on. It imports nothing of vnetml's but armerror, so the client and
-// the CLI can use it without pulling in the server.
+// agree on. It imports nothing of vnetml's, so the client and the CLI can
+// use it without pulling in the server.
 package api
 
 import (

@@ -11,15 +11,60 @@ import (
 	"github.com/vnetml/vnetml/internal/store"
 )
 
-// allocate gives addresses to what asks for dynamic ones: a NIC's ip
-// configurations without an address (the lowest free address of the
-// subnet; an existing configuration keeps its address while it stays in
-// the same subnet) and a public IP without an address (from the pool).
+// allocate gives addresses to what asks for dynamic ones, as Azure does:
+// a NIC's ip configurations and an internal load balancer's frontends
+// without an address get the lowest free address of their subnet (and
+// keep it across updates while they stay in it); a public IP gets the next
+// free address of the pool (and keeps it: its address is read-only).
 func (t *txn) allocate(obj, old any) error {
 	switch o := obj.(type) {
 	case *network.NetworkInterface:
 		prev, _ := old.(*network.NetworkInterface)
-		return t.allocateNIC(o, prev)
+		for _, c := range o.Properties.IPConfigurations {
+			t.stage(c.Properties.Subnet, c.Properties.PrivateIPAddress) // its static addresses are taken
+		}
+		for i := range o.Properties.IPConfigurations {
+			c := &o.Properties.IPConfigurations[i]
+			var wasSubnet *network.SubResource
+			var wasAddr string
+			if prev != nil {
+				for _, pc := range prev.Properties.IPConfigurations {
+					if strings.EqualFold(pc.Name, c.Name) {
+						wasSubnet, wasAddr = pc.Properties.Subnet, pc.Properties.PrivateIPAddress
+					}
+				}
+			}
+			target := "properties.ipConfigurations[" + strconv.Itoa(i) + "].properties.subnet"
+			if err := t.privateAddress(o.ID, target, c.Properties.Subnet, &c.Properties.PrivateIPAddress,
+				&c.Properties.PrivateIPAllocationMethod, wasSubnet, wasAddr); err != nil {
+				return err
+			}
+		}
+	case *network.LoadBalancer:
+		prev, _ := old.(*network.LoadBalancer)
+		for _, f := range o.Properties.FrontendIPConfigurations {
+			t.stage(f.Properties.Subnet, f.Properties.PrivateIPAddress)
+		}
+		for i := range o.Properties.FrontendIPConfigurations {
+			f := &o.Properties.FrontendIPConfigurations[i]
+			if f.Properties.Subnet == nil {
+				continue // a public frontend
+			}
+			var wasSubnet *network.SubResource
+			var wasAddr string
+			if prev != nil {
+				for _, pf := range prev.Properties.FrontendIPConfigurations {
+					if strings.EqualFold(pf.Name, f.Name) {
+						wasSubnet, wasAddr = pf.Properties.Subnet, pf.Properties.PrivateIPAddress
+					}
+				}
+			}
+			target := "properties.frontendIPConfigurations[" + strconv.Itoa(i) + "].properties.subnet"
+			if err := t.privateAddress(o.ID, target, f.Properties.Subnet, &f.Properties.PrivateIPAddress,
+				&f.Properties.PrivateIPAllocationMethod, wasSubnet, wasAddr); err != nil {
+				return err
+			}
+		}
 	case *network.PublicIPAddress:
 		prev, _ := old.(*network.PublicIPAddress)
 		return t.allocatePublicIP(o, prev)
@@ -27,45 +72,58 @@ func (t *txn) allocate(obj, old any) error {
 	return nil
 }
 
-func (t *txn) allocateNIC(n, prev *network.NetworkInterface) error {
-	for i := range n.Properties.IPConfigurations {
-		c := &n.Properties.IPConfigurations[i].Properties
-		if c.PrivateIPAddress != "" {
-			if c.PrivateIPAllocationMethod == "" {
-				c.PrivateIPAllocationMethod = "Static"
-			}
-			continue
+// privateAddress fills a dynamic private address: the one held before
+// when the subnet is the same, else the subnet's lowest free one. self is
+// the resource being written; its addresses staged so far count as taken.
+func (t *txn) privateAddress(self, target string, subnet *network.SubResource, addr, method *string, wasSubnet *network.SubResource, wasAddr string) error {
+	if *addr != "" {
+		if *method == "" {
+			*method = "Static"
 		}
-		c.PrivateIPAllocationMethod = "Dynamic"
-		if c.Subnet == nil || c.Subnet.ID == "" {
-			continue // validation reports the missing subnet
-		}
-		if prev != nil {
-			for _, pc := range prev.Properties.IPConfigurations {
-				if strings.EqualFold(pc.Name, n.Properties.IPConfigurations[i].Name) && pc.Properties.Subnet != nil &&
-					network.SameID(pc.Properties.Subnet.ID, c.Subnet.ID) && pc.Properties.PrivateIPAddress != "" {
-					c.PrivateIPAddress = pc.Properties.PrivateIPAddress
-				}
-			}
-			if c.PrivateIPAddress != "" {
-				continue
-			}
-		}
-		subnet := t.subnet(c.Subnet.ID)
-		if subnet == nil {
-			continue // validation reports the dangling reference
-		}
-		used := t.addressesIn(c.Subnet.ID, n)
-		a, ok := network.FreeAddress(subnet, func(a netip.Addr) bool { return used[a] })
-		if !ok {
-			return armerror.New("SubnetIsFull", "properties.ipConfigurations["+strconv.Itoa(i)+"].properties.subnet",
-				"Subnet %s with address prefix %s does not have enough capacity for 1 IP addresses. Use a larger subnet or free an address.",
-				subnet.Name, strings.Join(subnet.Properties.AllPrefixes(), ", "))
-		}
-		used[a] = true
-		c.PrivateIPAddress = a.String()
+		return nil
 	}
+	*method = "Dynamic"
+	if subnet == nil || subnet.ID == "" {
+		return nil // validation reports the missing subnet
+	}
+	if wasSubnet != nil && network.SameID(wasSubnet.ID, subnet.ID) && wasAddr != "" {
+		*addr = wasAddr
+		return nil
+	}
+	sn := t.subnet(subnet.ID)
+	if sn == nil {
+		return nil // validation reports the dangling reference
+	}
+	used := t.addressesIn(subnet.ID, self)
+	for a := range t.staged[network.Key(subnet.ID)] {
+		used[a] = true
+	}
+	a, ok := network.FreeAddress(sn, func(a netip.Addr) bool { return used[a] })
+	if !ok {
+		return armerror.New("SubnetIsFull", target,
+			"Subnet %s with address prefix %s does not have enough capacity for 1 IP addresses. Use a larger subnet or free an address.",
+			sn.Name, strings.Join(sn.Properties.AllPrefixes(), ", "))
+	}
+	*addr = a.String()
+	t.stage(subnet, *addr)
 	return nil
+}
+
+// stage counts an address of a subnet as taken for the rest of the
+// transaction.
+func (t *txn) stage(subnet *network.SubResource, addr string) {
+	a, err := netip.ParseAddr(addr)
+	if subnet == nil || err != nil {
+		return
+	}
+	k := network.Key(subnet.ID)
+	if t.staged == nil {
+		t.staged = map[string]map[netip.Addr]bool{}
+	}
+	if t.staged[k] == nil {
+		t.staged[k] = map[netip.Addr]bool{}
+	}
+	t.staged[k][a] = true
 }
 
 // subnet finds a subnet by id among the networks this transaction sees.
@@ -91,8 +149,8 @@ func (t *txn) subnet(id string) *network.Subnet {
 }
 
 // addressesIn lists the addresses of a subnet taken by NICs and load
-// balancer frontends other than self, and by self's static addresses.
-func (t *txn) addressesIn(subnetID string, self *network.NetworkInterface) map[netip.Addr]bool {
+// balancer frontends other than the resource self.
+func (t *txn) addressesIn(subnetID, self string) map[netip.Addr]bool {
 	used := map[netip.Addr]bool{}
 	take := func(subnet *network.SubResource, addr string) {
 		if subnet != nil && network.SameID(subnet.ID, subnetID) {
@@ -104,21 +162,19 @@ func (t *txn) addressesIn(subnetID string, self *network.NetworkInterface) map[n
 	t.each(func(e *entry) {
 		switch o := e.obj.(type) {
 		case *network.NetworkInterface:
-			if network.SameID(o.ID, self.ID) {
-				return
-			}
-			for _, c := range o.Properties.IPConfigurations {
-				take(c.Properties.Subnet, c.Properties.PrivateIPAddress)
+			if !network.SameID(o.ID, self) {
+				for _, c := range o.Properties.IPConfigurations {
+					take(c.Properties.Subnet, c.Properties.PrivateIPAddress)
+				}
 			}
 		case *network.LoadBalancer:
-			for _, f := range o.Properties.FrontendIPConfigurations {
-				take(f.Properties.Subnet, f.Properties.PrivateIPAddress)
+			if !network.SameID(o.ID, self) {
+				for _, f := range o.Properties.FrontendIPConfigurations {
+					take(f.Properties.Subnet, f.Properties.PrivateIPAddress)
+				}
 			}
 		}
 	})
-	for _, c := range self.Properties.IPConfigurations {
-		take(c.Properties.Subnet, c.Properties.PrivateIPAddress)
-	}
 	return used
 }
 
@@ -129,24 +185,39 @@ func (t *txn) allocatePublicIP(p, prev *network.PublicIPAddress) error {
 	if p.Properties.PublicIPAddressVersion == "" {
 		p.Properties.PublicIPAddressVersion = "IPv4"
 	}
-	if p.Properties.IPAddress != "" {
-		return nil
-	}
 	if prev != nil && prev.Properties.IPAddress != "" {
+		if p.Properties.IPAddress != "" && p.Properties.IPAddress != prev.Properties.IPAddress {
+			return armerror.New(codeInvalidParameter, "properties.ipAddress",
+				"The address of public IP %s is %s and cannot be changed; leave ipAddress out, or delete and recreate the public IP.", p.Name, prev.Properties.IPAddress)
+		}
 		p.Properties.IPAddress = prev.Properties.IPAddress
 		return nil
 	}
-	used := map[netip.Addr]bool{}
+	used := map[netip.Addr]string{}
 	t.each(func(e *entry) {
 		if o, ok := e.obj.(*network.PublicIPAddress); ok && !network.SameID(o.ID, p.ID) {
 			if a, err := netip.ParseAddr(o.Properties.IPAddress); err == nil {
-				used[a] = true
+				used[a] = o.ID
 			}
 		}
 	})
 	pool := t.s.pool
+	if p.Properties.IPAddress != "" {
+		// A chosen address (a manifest restoring a deployment) must be a
+		// free address of the pool.
+		a, err := netip.ParseAddr(p.Properties.IPAddress)
+		switch {
+		case err != nil || !pool.Contains(a) || a == pool.Addr() || a == lastOf(pool):
+			return armerror.New(codeInvalidParameter, "properties.ipAddress",
+				"The public IP address %q is not an address of this deployment's public IP pool %s; leave ipAddress out to be given one.", p.Properties.IPAddress, pool)
+		case used[a] != "":
+			return armerror.New("PublicIPAddressInUse", "properties.ipAddress",
+				"The public IP address %s is already allocated to %s; leave ipAddress out to be given a free one.", a, used[a])
+		}
+		return nil
+	}
 	for a := pool.Addr().Next(); pool.Contains(a) && a != lastOf(pool); a = a.Next() {
-		if !used[a] {
+		if used[a] == "" {
 			p.Properties.IPAddress = a.String()
 			return nil
 		}

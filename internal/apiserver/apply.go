@@ -27,7 +27,13 @@ func (s *Server) apply(ctx context.Context, rq *request) (response, error) {
 	if len(req.Resources) > maxApplyResources {
 		return response{}, armerror.New(codeInvalidParameter, "resources", "An apply holds at most %d resources; this one has %d. Split the manifest.", maxApplyResources, len(req.Resources))
 	}
-	dryRun, _ := strconv.ParseBool(rq.query("dryRun"))
+	dryRun := false
+	if v := rq.query("dryRun"); v != "" {
+		var err error
+		if dryRun, err = strconv.ParseBool(v); err != nil {
+			return response{}, armerror.New(store.CodeInvalidQuery, "dryRun", "dryRun=%q is not true or false.", v)
+		}
+	}
 	out := api.ApplyResult{DryRun: dryRun, Resources: []api.ApplyAction{}}
 	err := s.writeTxn(ctx, rq.principal, dryRun, func(t *txn) error {
 		var l armerror.List

@@ -109,22 +109,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		status int
 		route  = "unknown"
 		who    string
+		failed error // logged when the answer is a 5xx
 	)
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-			status = writeError(w, armerror.New(codeInternal, "", "The server failed to handle the request (request id %s); this is a bug in vnetml, please report it.", reqID))
+			failed = fmt.Errorf("panic: %v", p)
+			status = writeError(w, armerror.New(codeInternal, "", "The server failed to handle the request (request id %s); this is a bug in vnetml, please report it.", reqID), reqID)
 		}
 		elapsed := time.Since(start)
-		s.metrics.observeRequest(r.Method, route, status, elapsed)
-		s.log.LogAttrs(r.Context(), levelFor(status), "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-			slog.Duration("elapsed", elapsed), slog.String("principal", who), slog.String("requestId", reqID))
+		s.metrics.observeRequest(methodLabel(r.Method), route, status, elapsed)
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.Duration("elapsed", elapsed), slog.String("principal", who), slog.String("requestId", reqID)}
+		if status >= 500 && failed != nil {
+			attrs = append(attrs, slog.String("error", failed.Error()))
+		}
+		s.log.LogAttrs(r.Context(), levelFor(status), "request", attrs...)
 	}()
 	resp, routeName, p, err := s.handle(r)
 	route, who = routeName, p.TokenID
 	if err != nil {
-		status = writeError(w, err)
+		failed = err
+		status = writeError(w, err, reqID)
 		return
 	}
 	status = resp.status
@@ -198,17 +204,18 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // writeError writes err in ARM's envelope and returns the status written.
-// Errors that are not *armerror.Error are internal: their text is logged
-// by the caller's request log, not shown.
-func writeError(w http.ResponseWriter, err error) int {
+// Errors that are not *armerror.Error are internal: their text goes to the
+// server's log (serve logs every 5xx with its error), and the client gets
+// the request id to quote.
+func writeError(w http.ResponseWriter, err error, reqID string) int {
 	e, ok := armerror.As(err)
 	switch {
 	case errors.Is(err, store.ErrClosed):
 		e = armerror.New(codeUnavailable, "", "The server is shutting down; retry against the restarted server.")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e = armerror.New(codeUnavailable, "", "The request was canceled before it finished: %v.", err)
+		e = armerror.New(codeUnavailable, "", "The request was canceled before it finished.")
 	case !ok:
-		e = armerror.New(codeInternal, "", "The server failed to handle the request: %v.", err)
+		e = armerror.New(codeInternal, "", "The server failed to handle the request (request id %s); its log has the cause.", reqID)
 	}
 	status, known := statusOf[e.Code]
 	if !known {
@@ -294,4 +301,14 @@ func describeGoType(t string) string {
 		return "a number"
 	}
 	return fmt.Sprintf("a %s", t)
+}
+
+// methodLabel bounds the method label of the request metrics: a client
+// cannot mint a new time series by inventing methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

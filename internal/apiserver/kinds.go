@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/store"
@@ -17,8 +18,10 @@ const (
 	typeNetworkWatcher = "Microsoft.Network/networkWatchers"
 	typeUsage          = "Microsoft.Network/locations/usages"
 	typeToken          = "vnetml.Authorization/tokens"
-	typeApply          = "vnetml.Resources/apply" // api.ApplyPath
 )
+
+// typeApply is the "type" of the batch apply path, as parseTarget sees it.
+var typeApply = strings.TrimPrefix(api.ApplyPath, "/providers/")
 
 // kind is one resource type the API serves: its routes, and for the
 // network model's types how its documents decode and enter a snapshot.
@@ -80,8 +83,9 @@ type childKind struct {
 	decode func(body []byte) (any, error)
 	// list returns the children of a parent object (pointers into it).
 	list func(parent any) []any
-	// name returns a child's name.
-	name func(child any) string
+	// name returns a child's name; setName sets it.
+	name    func(child any) string
+	setName func(child any, name string)
 	// set replaces the child of the same name in parent, or appends it.
 	set func(parent, child any)
 	// remove removes the named child; false when there is none.
@@ -109,7 +113,8 @@ func childKindOf[P, C any](segment, parentType string, slice func(*P) *[]C, name
 			}
 			return out
 		},
-		name: func(child any) string { return *name(child.(*C)) },
+		name:    func(child any) string { return *name(child.(*C)) },
+		setName: func(child any, n string) { *name(child.(*C)) = n },
 		set: func(parent, child any) {
 			s := slice(parent.(*P))
 			c := child.(*C)
@@ -203,6 +208,7 @@ var (
 		func(v *network.VirtualNetwork) *network.Meta { return &v.Meta },
 		func(v, old *network.VirtualNetwork) {
 			prepareChildren(v, subnetKind, peeringKind)
+			keepPeeringStates(v, old)
 			v.Properties.ProvisioningState = succeeded
 			keepGUID(&v.Properties.ResourceGUID, guidOf(old, func(o *network.VirtualNetwork) string { return o.Properties.ResourceGUID }))
 		}, subnetKind, peeringKind)
@@ -261,6 +267,25 @@ var (
 		})
 )
 
+// keepPeeringStates keeps the state of the peerings a write leaves in place
+// (same name, same remote network): a state is the server's to change
+// (syncPeerings), and a Disconnected peering stays so until it is deleted
+// and created again.
+func keepPeeringStates(v, old *network.VirtualNetwork) {
+	if old == nil {
+		return
+	}
+	for i := range v.Properties.VirtualNetworkPeerings {
+		p := &v.Properties.VirtualNetworkPeerings[i]
+		for _, o := range old.Properties.VirtualNetworkPeerings {
+			if strings.EqualFold(o.Name, p.Name) && o.Properties.RemoteVirtualNetwork != nil && p.Properties.RemoteVirtualNetwork != nil &&
+				network.SameID(o.Properties.RemoteVirtualNetwork.ID, p.Properties.RemoteVirtualNetwork.ID) {
+				p.Properties.PeeringState = o.Properties.PeeringState
+			}
+		}
+	}
+}
+
 func guidOf[T any](old *T, get func(*T) string) string {
 	if old == nil {
 		return ""
@@ -285,7 +310,7 @@ func (s *Server) buildKinds() {
 	}
 
 	add(&kind{name: "subscriptions", typ: typeSubscription, methods: map[string]route{
-		http.MethodGet:    {h: s.getSubscription, name: "subscriptions.get", act: auth.Read},
+		http.MethodGet:    {h: s.getSubscription, name: "subscriptions.get", self: true},
 		http.MethodPut:    {stage: s.stageSubscription, name: "subscriptions.put", act: auth.Write},
 		http.MethodPatch:  {stage: s.stageSubscription, name: "subscriptions.patch", act: auth.Write},
 		http.MethodDelete: {h: s.deleteSubscription, name: "subscriptions.delete", act: auth.Delete},

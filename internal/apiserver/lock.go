@@ -39,9 +39,16 @@ type lockOwner struct {
 // one (locks are Microsoft.Authorization/locks/*, an Owner's action in
 // Azure); locks never block their own management.
 func (s *Server) stageLock(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	if id.Subscription == "" {
+		return false, armerror.New(store.CodeInvalidResourceID, "", "A lock is on a subscription, a resource group or a resource: {scope}/providers/Microsoft.Authorization/locks/{name}; %q has no such scope.", id.ID)
+	}
+	if err := checkLockName(lastSegment(id.ID)); err != nil {
+		return false, err
+	}
 	if err := requireOwner(t.who, id.Parent, "write locks"); err != nil {
 		return false, err
 	}
+	id = t.canonical(id)
 	cur := t.get(id.Key)
 	body, err := patched(cur, body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
 	if err != nil {
@@ -152,4 +159,15 @@ func (t *txn) checkLocks() error {
 
 func lastSegment(id string) string {
 	return id[strings.LastIndexByte(id, '/')+1:]
+}
+
+// checkLockName applies ARM's naming rule for locks: 1–90 characters, none
+// of < > % & : \ ? / or a control character, and not "." or "..".
+func checkLockName(name string) error {
+	bad := len(name) == 0 || len(name) > 90 || name == "." || name == ".." ||
+		strings.ContainsAny(name, `<>%&:\?/`) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	if bad {
+		return armerror.New("InvalidLockName", "name", "The lock name %q is invalid: use 1-90 characters, none of < > %% & : \\ ? / or control characters.", name)
+	}
+	return nil
 }

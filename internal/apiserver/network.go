@@ -72,6 +72,10 @@ func (s *Server) listNetwork(ctx context.Context, rq *request) (response, error)
 // stageNetwork stages a PUT (or, with patch, a merge-patch) of a
 // top-level network resource.
 func (s *Server) stageNetwork(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	if err := inGroup(id); err != nil {
+		return false, err
+	}
+	id = t.canonical(id)
 	k := s.kindOf(id.Type)
 	cur := t.get(id.Key)
 	if err := checkCond(cond, id.ID, cur); err != nil {
@@ -222,6 +226,7 @@ func (s *Server) stageChild(t *txn, id store.ID, body []byte, cond store.Conditi
 	for _, c := range ck.list(parent) {
 		if strings.EqualFold(ck.name(c), lastSegment(id.ID)) {
 			existed = true
+			ck.setName(child, ck.name(c)) // names keep their first spelling
 		}
 	}
 	if err := cond.Check(id.ID, existed, cur.res.Etag); err != nil {
@@ -242,16 +247,7 @@ func checkChildName(id store.ID, child any, ck *childKind) error {
 	if n := ck.name(child); n != "" && !strings.EqualFold(n, name) {
 		return armerror.New(codeNameMismatch, "name", "The name %q in the body does not match the name %q in the URL; leave it out or make them equal.", n, name)
 	}
-	switch c := child.(type) {
-	case *network.Subnet:
-		c.Name = name
-	case *network.VirtualNetworkPeering:
-		c.Name = name
-	case *network.SecurityRule:
-		c.Name = name
-	case *network.Route:
-		c.Name = name
-	}
+	ck.setName(child, name)
 	return nil
 }
 

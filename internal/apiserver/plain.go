@@ -29,15 +29,20 @@ func (s *Server) putWith(stage stager) handlerFunc {
 	return func(ctx context.Context, rq *request) (response, error) {
 		id := rq.target.id
 		existed := false
+		var stored *entry
 		err := s.write(ctx, rq.principal, func(t *txn) error {
 			var err error
 			existed, err = stage(t, id, rq.body, condition(rq), rq.http.Method == http.MethodPatch)
+			stored = t.get(s.storedKey(id))
 			return err
 		})
 		if err != nil {
 			return response{}, err
 		}
-		body, err := s.show(ctx, id)
+		// Answer from the version this request wrote (commit filled in its
+		// etag), not from a fresh read that a concurrent write could
+		// change or delete.
+		body, err := s.renderEntry(stored, id)
 		if err != nil {
 			return response{}, err
 		}
@@ -48,12 +53,35 @@ func (s *Server) putWith(stage stager) handlerFunc {
 	}
 }
 
-// show renders a resource as GET answers it.
-func (s *Server) show(ctx context.Context, id store.ID) (any, error) {
+// storedKey is the key of the document a resource lives in: its own, or
+// its parent's for a child resource.
+func (s *Server) storedKey(id store.ID) string {
 	if k := s.kindOf(id.Type); k != nil && k.child != nil {
-		return s.showChild(ctx, id)
+		return lower(id.Parent)
 	}
-	return s.showStored(ctx, id)
+	return id.Key
+}
+
+// renderEntry renders the resource id from the stored entry holding it.
+func (s *Server) renderEntry(e *entry, id store.ID) (any, error) {
+	if e == nil {
+		return nil, notFound(store.NotFound(id.ID), id)
+	}
+	k := s.kindOf(e.id.Type)
+	if k == nil || k.net == nil {
+		return withEtag(e.res.Doc, e.res.Etag), nil
+	}
+	rendered := s.render(k.net, e.obj, e.res.Etag)
+	ck := s.kindOf(id.Type).child
+	if ck == nil {
+		return rendered, nil
+	}
+	for _, c := range ck.list(rendered) {
+		if strings.EqualFold(ck.name(c), lastSegment(id.ID)) {
+			return c, nil
+		}
+	}
+	return nil, notFound(store.NotFound(id.ID), id)
 }
 
 // showStored renders a resource stored under its own id.

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/store"
 )
 
 // Quotas are limits by usage name, per subscription and region (or per
@@ -65,16 +67,35 @@ func CanonicalQuotaName(name string) (string, bool) {
 	return "", false
 }
 
-func checkQuotaNames(q map[string]int64) error {
+// canonicalQuotas checks quota overrides and spells their names as vnetml
+// does; a name given twice (in two spellings) is an error.
+func canonicalQuotas(q map[string]int64) (map[string]int64, error) {
+	if len(q) == 0 {
+		return nil, nil
+	}
 	var l armerror.List
-	for n, v := range q {
-		if _, ok := CanonicalQuotaName(n); !ok {
+	out := map[string]int64{}
+	names := make([]string, 0, len(q))
+	for n := range q {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		v := q[n]
+		c, ok := CanonicalQuotaName(n)
+		switch {
+		case !ok:
 			l.Addf(codeInvalidParameter, "quotas."+n, "%q is not a quota; the quotas are %s.", n, strings.Join(QuotaNames(), ", "))
-		} else if v < 0 {
+		case v < 0:
 			l.Addf(codeInvalidParameter, "quotas."+n, "A quota is a count, not %d.", v)
+		default:
+			if _, dup := out[c]; dup {
+				l.Addf(codeInvalidParameter, "quotas."+n, "The quota %s is given twice, in two spellings.", c)
+			}
+			out[c] = v
 		}
 	}
-	return l.Err()
+	return out, l.Err()
 }
 
 // limit returns the limit of a usage in a subscription: the
@@ -83,10 +104,8 @@ func (t *txn) limit(subscription, name string) int64 {
 	if e := t.get(lower("/subscriptions/" + subscription)); e != nil {
 		var d subscriptionDoc
 		if json.Unmarshal(e.res.Doc, &d) == nil {
-			for n, v := range d.Quotas {
-				if strings.EqualFold(n, name) {
-					return v
-				}
+			if v, ok := d.Quotas[name]; ok {
+				return v // stored canonical (canonicalQuotas)
 			}
 		}
 	}
@@ -199,6 +218,12 @@ type usageName struct {
 // locations/{location}/usages: every per-region quota with its usage.
 func (s *Server) listUsages(ctx context.Context, rq *request) (response, error) {
 	id := rq.target.id
+	if id.ResourceGroup != "" || !strings.EqualFold(id.Parent, "/subscriptions/"+id.Subscription) {
+		return response{}, armerror.New(store.CodeInvalidResourceID, "", "Usages are per subscription and region: /subscriptions/{s}/providers/Microsoft.Network/locations/{region}/usages.")
+	}
+	if err := auth.Authorize(rq.principal, auth.Read, "/subscriptions/"+id.Subscription); err != nil {
+		return response{}, err
+	}
 	loc := normLocation(lastSegment(id.ID))
 	byType := map[string]string{
 		quotaVirtualNetworks: network.TypeVirtualNetwork, quotaNSGs: network.TypeNetworkSecurityGroup,

@@ -112,6 +112,9 @@ func mergePatch(doc, patch []byte) ([]byte, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, armerror.New(codeInvalidContent, "", "The patch is not valid JSON: %v.", err)
 	}
+	if dec.More() {
+		return nil, armerror.New(codeInvalidContent, "", "The request body has data after the JSON object; send one object.")
+	}
 	if _, ok := p.(map[string]any); !ok {
 		return nil, armerror.New(codeInvalidContent, "", "A PATCH body is a JSON object whose fields replace the resource's (null removes one).")
 	}
@@ -178,4 +181,24 @@ func normalizeObj(obj any) {
 		s.Normalize()
 		*o = s.LoadBalancers[0]
 	}
+}
+
+// canonical returns id spelled as when the resource was created: ARM ids
+// are case-insensitive, and a resource keeps its first spelling.
+func (t *txn) canonical(id store.ID) store.ID {
+	if cur := t.get(id.Key); cur != nil {
+		return cur.id
+	}
+	return id
+}
+
+// inGroup refuses a top-level resource that is not directly in a resource
+// group (network resources and watchers are; ARM has no subscription- or
+// tenant-level virtual networks, nor one nested under another resource).
+func inGroup(id store.ID) error {
+	if id.ResourceGroup != "" && strings.EqualFold(id.Parent, "/subscriptions/"+id.Subscription+"/resourceGroups/"+id.ResourceGroup) {
+		return nil
+	}
+	return armerror.New(store.CodeInvalidResourceID, "", "%s resources live directly in a resource group: /subscriptions/{s}/resourceGroups/{g}/providers/%s/{name}; %q is not such an id.",
+		id.Type, id.Type, id.ID)
 }

@@ -3,7 +3,9 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
@@ -24,7 +26,12 @@ type subscriptionDoc struct {
 	Etag   string           `json:"etag,omitempty"`
 }
 
+// getSubscription answers any caller whose scope lies in the subscription,
+// as listing subscriptions does.
 func (s *Server) getSubscription(ctx context.Context, rq *request) (response, error) {
+	if !overlaps(rq.principal.Scope, rq.target.id.ID) {
+		return response{}, auth.Authorize(rq.principal, auth.Read, rq.target.id.ID)
+	}
 	r, err := s.st.Get(ctx, rq.target.id.ID)
 	if err != nil {
 		if store.IsNotFound(err) {
@@ -55,8 +62,20 @@ func (s *Server) stageSubscription(t *txn, id store.ID, body []byte, cond store.
 	if d.SubscriptionID != "" && !strings.EqualFold(d.SubscriptionID, id.Subscription) {
 		return false, armerror.New(codeInvalidParameter, "subscriptionId", "The subscriptionId %q in the body does not match %q in the URL.", d.SubscriptionID, id.Subscription)
 	}
-	if err := checkQuotaNames(d.Quotas); err != nil {
+	if d.Quotas, err = canonicalQuotas(d.Quotas); err != nil {
 		return false, err
+	}
+	// Quotas bound what every user of the subscription may create; only an
+	// Owner of the whole deployment may move them, as raising an Azure
+	// quota is a request to Microsoft, not to the subscription's owner.
+	var was subscriptionDoc
+	if cur != nil {
+		_ = json.Unmarshal(cur.res.Doc, &was)
+	}
+	if !maps.Equal(was.Quotas, d.Quotas) && !(t.who.Role == auth.Owner && t.who.Scope == "/") {
+		return false, armerror.New(codeAuthorization, "quotas",
+			"The client '%s' may not change the quotas of subscription '%s': only an Owner of the whole deployment (scope /) may. Ask the deployment's administrator (the admin token's holder).",
+			t.who.TokenID, id.Subscription)
 	}
 	d.ID, d.SubscriptionID, d.State, d.Etag = id.ID, id.Subscription, "Enabled", ""
 	if d.DisplayName == "" {
@@ -80,14 +99,21 @@ func (s *Server) deleteSubscription(ctx context.Context, rq *request) (response,
 			return nil
 		}
 		existed = true
-		var groups []string
+		if err := checkCond(condition(rq), id.ID, cur); err != nil {
+			return err
+		}
+		// Only the subscription's own locks may go with it.
+		var inside []string
 		t.each(func(e *entry) {
-			if e.id.Type == typeResourceGroup && strings.EqualFold(e.id.Subscription, id.Subscription) {
-				groups = append(groups, e.id.ResourceGroup)
+			if strings.EqualFold(e.id.Subscription, id.Subscription) && e.id.Key != id.Key &&
+				!(strings.EqualFold(e.id.Type, typeLock) && lower(e.id.Parent) == id.Key) {
+				inside = append(inside, e.id.ID)
 			}
 		})
-		if len(groups) > 0 {
-			return armerror.New(codeSubNotEmpty, "", "The subscription '%s' still has resource groups (%s); delete them first.", id.Subscription, strings.Join(groups, ", "))
+		if len(inside) > 0 {
+			slices.Sort(inside)
+			return armerror.New(codeSubNotEmpty, "", "The subscription '%s' still holds %d resources (%s); delete its resource groups first.",
+				id.Subscription, len(inside), strings.Join(inside[:min(len(inside), 5)], ", "))
 		}
 		t.guard(id.ID, true)
 		t.del(id.Key)
@@ -154,6 +180,7 @@ func (s *Server) getResourceGroup(ctx context.Context, rq *request) (response, e
 
 // stageGroup stages a resource group; its location is fixed once created.
 func (s *Server) stageGroup(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	id = t.canonical(id)
 	cur := t.get(id.Key)
 	if err := checkCond(cond, id.ID, cur); err != nil {
 		return false, err

@@ -123,11 +123,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.metrics.handler)
-	mux.HandleFunc("/", s.serve)
-	s.handler = mux
+	// Dispatched by hand: http.ServeMux would answer paths such as
+	// "//x" or "/./x" with a redirect before authentication, outside
+	// ARM's error envelope.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/healthz" && r.Method == http.MethodGet:
+			s.healthz(w, r)
+		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
+			s.metrics.handler.ServeHTTP(w, r)
+		default:
+			s.serve(w, r)
+		}
+	})
 	return s, nil
 }
 
@@ -171,7 +179,7 @@ func (s *Server) load(ctx context.Context) error {
 		opts.Continuation = page.Next
 	}
 	snap := snapshotOf(s.world.byKey)
-	s.view.Store(&view{rev: rev, snap: snap, refs: referencesOf(snap), watchers: watchersOf(s.world.byKey)})
+	s.view.Store(newView(rev, snap, referencesOf(snap), s.world.byKey))
 	return nil
 }
 
@@ -253,7 +261,7 @@ func (s *Server) waitEngine(ctx context.Context, rev int64) error {
 
 // publish makes a committed world the newest view and wakes the compiler.
 func (s *Server) publish(rev int64, snap *network.Snapshot, refs refIndex) {
-	s.view.Store(&view{rev: rev, snap: snap, refs: refs, watchers: watchersOf(s.world.byKey)})
+	s.view.Store(newView(rev, snap, refs, s.world.byKey))
 	select {
 	case s.kick <- struct{}{}:
 	default:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -34,6 +35,10 @@ type txn struct {
 	labels map[string]string
 	// dryRun checks everything and writes nothing.
 	dryRun bool
+	// staged are the private addresses taken so far in this transaction
+	// by the resources being written, by subnet key (a NIC with a static
+	// and a dynamic ip configuration in one subnet).
+	staged map[string]map[netip.Addr]bool
 }
 
 type guard struct {
@@ -145,12 +150,22 @@ func (t *txn) del(key string) {
 
 // guard records that locks must allow writing (or deleting) id.
 func (t *txn) guard(id string, deleting bool) {
+	for i, g := range t.guarded {
+		if strings.EqualFold(g.id, id) {
+			t.guarded[i].delete = g.delete || deleting
+			return
+		}
+	}
 	t.guarded = append(t.guarded, guard{id: id, delete: deleting})
 }
 
 // commit checks the transaction and applies it to the store. It returns
 // the revision written, 0 when there was nothing to write.
 func (t *txn) commit() (int64, error) {
+	if len(t.puts) > 0 {
+		t.syncPeerings(t.candidate())
+		t.guardChildren()
+	}
 	// Locks refuse a write even when it would change nothing, as ARM does.
 	if err := t.checkLocks(); err != nil {
 		return 0, err
@@ -162,7 +177,6 @@ func (t *txn) commit() (int64, error) {
 		return 0, err
 	}
 	candidate := t.candidate()
-	t.syncPeerings(candidate)
 	snap := snapshotOf(candidate)
 	refs := referencesOf(snap)
 	if err := t.checkInUse(candidate, refs); err != nil {
@@ -233,40 +247,114 @@ func (t *txn) candidate() map[string]*entry {
 	return out
 }
 
-// syncPeerings sets each peering's state as Azure reports it: Connected
-// when the remote network peers back, Initiated when it does not (yet),
-// Disconnected when the remote network is gone. Networks whose peerings
-// change state are rewritten in this transaction.
+// syncPeerings sets each peering's state as Azure reports it:
+//
+//   - Initiated: the remote network does not peer back (yet);
+//   - Connected: it does (and its peering is not Disconnected);
+//   - Disconnected: the remote network, or its peering back, went away
+//     after the two were connected. A Disconnected peering stays so until
+//     it is deleted and created again, even if the remote side peers back.
+//
+// Networks whose peerings change state are rewritten in this transaction.
 func (t *txn) syncPeerings(candidate map[string]*entry) {
-	for _, e := range candidate {
-		v, ok := e.obj.(*network.VirtualNetwork)
-		if !ok || len(v.Properties.VirtualNetworkPeerings) == 0 {
-			continue
+	backPeering := func(from *network.VirtualNetwork, remoteID string) (*network.VirtualNetworkPeering, bool) {
+		r := candidate[network.Key(remoteID)]
+		if r == nil {
+			return nil, false
 		}
-		var changed *network.VirtualNetwork
-		for i, p := range v.Properties.VirtualNetworkPeerings {
-			want := "Disconnected"
-			if p.Properties.RemoteVirtualNetwork != nil {
-				if r := candidate[network.Key(p.Properties.RemoteVirtualNetwork.ID)]; r != nil {
-					want = "Initiated"
-					if rv, ok := r.obj.(*network.VirtualNetwork); ok && slices.ContainsFunc(rv.Properties.VirtualNetworkPeerings,
-						func(q network.VirtualNetworkPeering) bool {
-							return q.Properties.RemoteVirtualNetwork != nil && network.SameID(q.Properties.RemoteVirtualNetwork.ID, v.ID)
-						}) {
+		rv, ok := r.obj.(*network.VirtualNetwork)
+		if !ok {
+			return nil, false
+		}
+		for i := range rv.Properties.VirtualNetworkPeerings {
+			q := &rv.Properties.VirtualNetworkPeerings[i]
+			if q.Properties.RemoteVirtualNetwork != nil && network.SameID(q.Properties.RemoteVirtualNetwork.ID, from.ID) {
+				return q, true
+			}
+		}
+		return nil, true
+	}
+	// A state change on one side can change the other's: iterate until
+	// nothing changes (two rounds settle any pair).
+	for range 3 {
+		settled := true
+		keys := make([]string, 0, len(candidate))
+		for k, e := range candidate {
+			if v, ok := e.obj.(*network.VirtualNetwork); ok && len(v.Properties.VirtualNetworkPeerings) > 0 {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			e := candidate[k]
+			v := e.obj.(*network.VirtualNetwork)
+			var changed *network.VirtualNetwork
+			for i, p := range v.Properties.VirtualNetworkPeerings {
+				cur, want := p.Properties.PeeringState, "Disconnected"
+				if p.Properties.RemoteVirtualNetwork != nil {
+					q, remoteExists := backPeering(v, p.Properties.RemoteVirtualNetwork.ID)
+					switch {
+					case !remoteExists:
+					case cur == "Disconnected":
+					case q == nil && cur == "Connected":
+					case q == nil:
+						want = "Initiated"
+					case q.Properties.PeeringState == "Disconnected":
+						want = "Initiated"
+					default:
 						want = "Connected"
 					}
 				}
-			}
-			if p.Properties.PeeringState != want {
-				if changed == nil {
-					changed = clone(v)
+				if cur != want {
+					if changed == nil {
+						changed = clone(v)
+					}
+					changed.Properties.VirtualNetworkPeerings[i].Properties.PeeringState = want
 				}
-				changed.Properties.VirtualNetworkPeerings[i].Properties.PeeringState = want
+			}
+			if changed != nil {
+				settled = false
+				_ = t.put(e.id, changed, nil, changed.Location) // a model object always marshals
+				candidate[e.id.Key] = t.puts[e.id.Key]
+				t.guard(e.id.ID, false) // a locked network's peerings cannot change
 			}
 		}
-		if changed != nil {
-			_ = t.put(e.id, changed, nil, changed.Location) // a model object always marshals
-			candidate[e.id.Key] = t.puts[e.id.Key]
+		if settled {
+			return
+		}
+	}
+}
+
+// guardChildren makes locks apply to the child resources a write of their
+// parent changes (a subnet, a rule, a route): a removed child is guarded as
+// a delete, and the locks on it go with it; a changed child as a write.
+// Without this, a PUT of a network could drop a locked subnet.
+func (t *txn) guardChildren() {
+	for k, e := range t.puts {
+		base := t.s.world.byKey[k]
+		kd := t.s.kindOf(e.id.Type)
+		if base == nil || e.obj == nil || kd == nil || kd.net == nil {
+			continue
+		}
+		for _, ck := range kd.net.children {
+			before := map[string]string{}
+			for _, c := range ck.list(base.obj) {
+				b, _ := json.Marshal(c)
+				before[lower(ck.name(c))] = string(b)
+			}
+			for _, c := range ck.list(e.obj) {
+				n := lower(ck.name(c))
+				b, _ := json.Marshal(c)
+				if was, ok := before[n]; ok && was != string(b) {
+					t.guard(e.id.ID+"/"+ck.segment+"/"+ck.name(c), false)
+				}
+				delete(before, n)
+			}
+			for n := range before {
+				child := e.id.ID + "/" + ck.segment + "/" + n
+				t.guard(child, true)
+				t.del(lower(child)) // the locks on it
+			}
 		}
 	}
 }
@@ -363,8 +451,10 @@ func (t *txn) validate(snap *network.Snapshot, refs refIndex) error {
 }
 
 // label says where the client sent the resource with this key: "" for the
-// body of a single request, "resources[i]" in an apply; false when the
-// client did not send it (a side effect such as a peering's state).
+// body of a single request, "resources[i]" in an apply. In an apply, false
+// for a resource the client did not send (a side effect such as a
+// peering's state), whose errors keep the snapshot's root; a single
+// request labels every resource "" (it is rarely more than one).
 func (t *txn) label(key string) (string, bool) {
 	if t.labels == nil {
 		return "", true

@@ -19,6 +19,10 @@ import (
 
 // stageWatcher stages a network watcher.
 func (s *Server) stageWatcher(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
+	if err := inGroup(id); err != nil {
+		return false, err
+	}
+	id = t.canonical(id)
 	body, err := patched(t.get(id.Key), body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
 	if err != nil {
 		return false, err
@@ -51,9 +55,21 @@ func (s *Server) watcherEngine(_ context.Context, rq *request, nic string) (*flo
 	if err := auth.Authorize(rq.principal, auth.Query, nic); err != nil {
 		return nil, err
 	}
-	if !s.view.Load().watchers[rq.target.id.Key] {
+	v := s.view.Load()
+	wloc, ok := v.watchers[rq.target.id.Key]
+	if !ok {
 		return nil, armerror.New(codeNotFound, "", "The network watcher '%s' was not found. vnetml creates NetworkWatcher_<region> in resource group %s with the first virtual network of a region; use that one.",
 			rq.target.id.ID, watcherGroup)
+	}
+	// As in Azure, a watcher answers for the network interfaces of its own
+	// subscription and region.
+	if nloc, ok := v.nics[network.Key(nic)]; ok {
+		nid, _ := store.ParseID(nic)
+		if !strings.EqualFold(nid.Subscription, rq.target.id.Subscription) || nloc != wloc {
+			return nil, armerror.New(codeInvalidParameter, "targetResourceId",
+				"The network watcher %s serves subscription %s in %s; the network interface is in subscription %s in %s. Ask NetworkWatcher_%s of the interface's subscription.",
+				lastSegment(rq.target.id.ID), rq.target.id.Subscription, wloc, nid.Subscription, nloc, nloc)
+		}
 	}
 	return s.engine().eng, nil
 }

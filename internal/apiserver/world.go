@@ -34,18 +34,22 @@ type view struct {
 	rev      int64
 	snap     *network.Snapshot
 	refs     refIndex
-	watchers map[string]bool // the keys of the network watchers
+	watchers map[string]string // network watcher key → its region
+	nics     map[string]string // network interface key → its region
 }
 
-// watchersOf returns the keys of the network watchers among entries.
-func watchersOf(entries map[string]*entry) map[string]bool {
-	out := map[string]bool{}
+// newView indexes what queries need of a committed world.
+func newView(rev int64, snap *network.Snapshot, refs refIndex, entries map[string]*entry) *view {
+	v := &view{rev: rev, snap: snap, refs: refs, watchers: map[string]string{}, nics: map[string]string{}}
 	for k, e := range entries {
-		if strings.EqualFold(e.id.Type, typeNetworkWatcher) {
-			out[k] = true
+		switch {
+		case strings.EqualFold(e.id.Type, typeNetworkWatcher):
+			v.watchers[k] = e.loc
+		case strings.EqualFold(e.id.Type, network.TypeNetworkInterface):
+			v.nics[k] = e.loc
 		}
 	}
-	return out
+	return v
 }
 
 // ref is one resource referring to another.

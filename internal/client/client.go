@@ -135,11 +135,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in any, header ...
 	return Response{Status: resp.StatusCode, Body: b}, nil
 }
 
-// resolve builds the URL of path, adding api-version.
+// resolve builds the URL of path, adding api-version. A full URL (a
+// nextLink) contributes only its path and query: the server builds
+// nextLink from the Host header it was sent, and the token must never
+// follow it to another host or over plain HTTP.
 func (c *Client) resolve(path string) (string, error) {
-	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
-		return path, nil // a nextLink
-	}
 	rel, err := url.Parse(path)
 	if err != nil {
 		return "", armerror.New("InvalidResourceId", "", "%q is not a resource path: %v", path, err)

@@ -191,6 +191,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		// Close the connections still open, so that no handler runs on
+		// after the store closes.
+		hs.Close()
 		log.Warn("requests still running at shutdown were cut off", "error", err)
 	}
 	return nil

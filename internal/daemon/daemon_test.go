@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/client"
 )
 
@@ -211,5 +213,13 @@ func TestGracefulShutdown(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatal("Run did not return after its context was canceled")
 		}
+	}
+}
+
+// TestAdminFileNames: the server writes the admin token where clients
+// look for it.
+func TestAdminFileNames(t *testing.T) {
+	if auth.AdminFile != api.AdminTokenFile {
+		t.Errorf("auth writes %q, clients read %q", auth.AdminFile, api.AdminTokenFile)
 	}
 }
