@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,9 +176,11 @@ func BenchmarkWrite(b *testing.B) {
 		var i atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
 			w := i.Add(1)
-			for pb.Next() {
+			for i := 0; pb.Next(); i++ {
 				path := fmt.Sprintf("%s/networkSecurityGroups/bench-%d", net, w)
-				if err := put(path, []byte(nsgBody)); err != nil {
+				// A new tag each time: a PUT that changes nothing writes nothing.
+				body := strings.Replace(nsgBody, `"location": "eastus"`, fmt.Sprintf(`"location": "eastus", "tags": {"n": "%d"}`, i), 1)
+				if err := put(path, []byte(body)); err != nil {
 					b.Error(err)
 					return
 				}

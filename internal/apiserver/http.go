@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
@@ -249,8 +250,24 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // decodeBody decodes the request body into v: a JSON object, no field that
 // v does not have (reported with its path and the closest known name), no
 // value of the wrong type, nothing after the object.
+//
+// A body that decodes cleanly takes one strict pass; any failure, whatever
+// it is, goes to diagnoseBody, which finds every problem and says where.
 func decodeBody(body []byte, v any) error {
 	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' && utf8.Valid(body) {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if dec.Decode(v) == nil && !dec.More() {
+			return nil
+		}
+	}
+	return diagnoseBody(body, v)
+}
+
+// diagnoseBody is decodeBody's slow path: it reports what is wrong with a
+// body, all unknown fields at once, or decodes it.
+func diagnoseBody(body []byte, v any) error {
 	if len(body) == 0 {
 		return armerror.New(codeInvalidContent, "", "The request body is empty; send the resource as a JSON object.")
 	}

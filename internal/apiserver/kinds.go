@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/api"
@@ -50,6 +51,9 @@ type netKind struct {
 	prepare func(obj, old any)
 	// clone deep-copies an object.
 	clone func(obj any) any
+	// shallow copies an object and its child slices (not what the
+	// children hold): enough to replace fields for an answer.
+	shallow func(obj any) any
 	// children are the child types nested in this type's documents.
 	children []*childKind
 }
@@ -70,7 +74,14 @@ func netKindOf[T any](collection, quota string, meta func(*T) *network.Meta, pre
 			o, _ := old.(*T)
 			prepare(obj.(*T), o)
 		},
-		clone:    func(obj any) any { return clone(obj.(*T)) },
+		clone: func(obj any) any { return clone(obj.(*T)) },
+		shallow: func(obj any) any {
+			c := *obj.(*T)
+			for _, ck := range children {
+				ck.ownSlice(&c)
+			}
+			return &c
+		},
 		children: children,
 	}
 }
@@ -92,6 +103,8 @@ type childKind struct {
 	remove func(parent any, name string) bool
 	// prepare drops what the server computes in a child.
 	prepare func(child any)
+	// ownSlice gives parent its own copy of the children slice.
+	ownSlice func(parent any)
 }
 
 func childKindOf[P, C any](segment, parentType string, slice func(*P) *[]C, name func(*C) *string, prepare func(*C)) *childKind {
@@ -136,7 +149,8 @@ func childKindOf[P, C any](segment, parentType string, slice func(*P) *[]C, name
 			}
 			return false
 		},
-		prepare: func(child any) { prepare(child.(*C)) },
+		prepare:  func(child any) { prepare(child.(*C)) },
+		ownSlice: func(parent any) { s := slice(parent.(*P)); *s = slices.Clone(*s) },
 	}
 }
 

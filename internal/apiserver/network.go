@@ -17,8 +17,12 @@ func (s *Server) kindOf(typ string) *kind { return s.kinds[lower(typ)] }
 // render returns a model object as a GET shows it: a copy with computed
 // back-references and the etag (children carry their parent's etag: they
 // change when it does).
+//
+// The copy is shallow (the object and its child slices): decorate and the
+// etags replace fields, they never write into what the published object
+// shares.
 func (s *Server) render(k *netKind, obj any, etag string) any {
-	c := k.clone(obj)
+	c := k.shallow(obj)
 	s.view.Load().refs.decorate(c)
 	k.meta(c).Etag = etag
 	for _, ck := range k.children {

@@ -42,7 +42,7 @@ func parseTarget(method, escaped string) (target, error) {
 	if strings.EqualFold(path, "/subscriptions") {
 		return target{kind: targetSubscriptions}, nil
 	}
-	if id, err := store.ParseID(path); err == nil {
+	if id, ok := store.TryParseID(path); ok {
 		return target{kind: targetResource, id: id}, nil
 	}
 	cut := strings.LastIndexByte(path, '/')
@@ -50,7 +50,7 @@ func parseTarget(method, escaped string) (target, error) {
 		return target{}, notAPath(path)
 	}
 	prefix, last := path[:cut], path[cut+1:]
-	if parent, err := store.ParseID(prefix); err == nil {
+	if parent, ok := store.TryParseID(prefix); ok {
 		if method == http.MethodPost {
 			return target{kind: targetAction, id: parent, action: last}, nil
 		}
@@ -72,8 +72,8 @@ func parseTarget(method, escaped string) (target, error) {
 	scopePath = scopePath[:len(scopePath)-len("/providers")]
 	t := target{kind: targetCollection, listType: ns + "/" + last}
 	if scopePath != "" {
-		scope, err := store.ParseID(scopePath)
-		if err != nil {
+		scope, ok := store.TryParseID(scopePath)
+		if !ok {
 			return target{}, notAPath(path)
 		}
 		t.id = scope

@@ -47,14 +47,28 @@ const (
 // accept, and is stricter: no empty segment, no trailing slash, no control
 // character, valid UTF-8. Errors have code InvalidResourceId.
 func ParseID(id string) (ID, error) {
-	bad := func(why string, args ...any) (ID, error) {
-		shown := id
-		if len(shown) > 200 {
-			shown = shown[:200] + "…"
-		}
-		return ID{}, armerror.New(CodeInvalidResourceID, "id", "%q is not a resource id: %s; %s.",
-			shown, fmt.Sprintf(why, args...), idShape)
+	r, why, args := parseID(id)
+	if why == "" {
+		return r, nil
 	}
+	shown := id
+	if len(shown) > 200 {
+		shown = shown[:200] + "…"
+	}
+	return ID{}, armerror.New(CodeInvalidResourceID, "id", "%q is not a resource id: %s; %s.",
+		shown, fmt.Sprintf(why, args...), idShape)
+}
+
+// TryParseID is ParseID for callers that only need to know whether id
+// parses: it builds no error.
+func TryParseID(id string) (ID, bool) {
+	r, why, _ := parseID(id)
+	return r, why == ""
+}
+
+// parseID parses id; on failure why (a format) and args say why.
+func parseID(id string) (_ ID, why string, args []any) {
+	bad := func(why string, args ...any) (ID, string, []any) { return ID{}, why, args }
 	switch {
 	case id == "":
 		return bad("it is empty")
@@ -94,7 +108,7 @@ func ParseID(id string) (ID, error) {
 		r.Subscription, i = segs[1], 2
 		if i == len(segs) {
 			r.Type = "Microsoft.Resources/subscriptions"
-			return r, nil
+			return r, "", nil
 		}
 	}
 	if r.Subscription != "" && keyword(segs[i], "resourceGroups") {
@@ -105,7 +119,7 @@ func ParseID(id string) (ID, error) {
 		i += 2
 		if i == len(segs) {
 			r.Type, r.Parent = "Microsoft.Resources/resourceGroups", upTo(2)
-			return r, nil
+			return r, "", nil
 		}
 	}
 	var ns string
@@ -139,7 +153,7 @@ func ParseID(id string) (ID, error) {
 		}
 	}
 	r.Type = ns + "/" + strings.Join(types, "/")
-	return r, nil
+	return r, "", nil
 }
 
 // keyword reports whether a segment is the keyword kw (ASCII) in any
