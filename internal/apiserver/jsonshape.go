@@ -117,7 +117,7 @@ func jsonFields(t reflect.Type) map[string]jsonField {
 func suggestField(k string, fields map[string]jsonField) string {
 	best, bestD := "", 3
 	for _, f := range fields {
-		if d := editDistance(strings.ToLower(k), strings.ToLower(f.name)); d < bestD {
+		if d := armerror.Distance(strings.ToLower(k), strings.ToLower(f.name), 3); d < bestD {
 			best, bestD = f.name, d
 		}
 	}
@@ -130,24 +130,4 @@ func suggestField(k string, fields map[string]jsonField) string {
 		return "; the known fields here are " + strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

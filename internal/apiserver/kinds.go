@@ -333,7 +333,7 @@ func (s *Server) buildKinds() {
 		http.MethodGet:    {h: s.getResourceGroup, name: "resourceGroups.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageGroup, name: "resourceGroups.put", act: auth.Write},
 		http.MethodPatch:  {stage: s.stageGroup, name: "resourceGroups.patch", act: auth.Write},
-		http.MethodDelete: {h: s.deleteResourceGroup, name: "resourceGroups.delete", act: auth.Delete},
+		http.MethodDelete: {h: s.deletePlain, name: "resourceGroups.delete", act: auth.Delete},
 	}, list: &route{h: s.listResourceGroups, name: "resourceGroups.list", act: auth.Read, list: true}})
 
 	for typ, nk := range map[string]*netKind{
@@ -347,7 +347,7 @@ func (s *Server) buildKinds() {
 			http.MethodGet:    {h: s.getNetwork, name: k.name + ".get", act: auth.Read},
 			http.MethodPut:    {stage: s.stageNetwork, name: k.name + ".put", act: auth.Write},
 			http.MethodPatch:  {stage: s.stageNetwork, name: k.name + ".patch", act: auth.Write},
-			http.MethodDelete: {h: s.deleteNetwork, name: k.name + ".delete", act: auth.Delete},
+			http.MethodDelete: {h: s.deletePlain, name: k.name + ".delete", act: auth.Delete},
 		}
 		k.list = &route{h: s.listNetwork, name: k.name + ".list", act: auth.Read, list: true}
 		add(k)

@@ -135,9 +135,6 @@ func (s *Server) stageNetwork(t *txn, id store.ID, body []byte, cond store.Condi
 	return cur != nil, nil
 }
 
-func (s *Server) deleteNetwork(ctx context.Context, rq *request) (response, error) {
-	return s.deleteStored(ctx, rq, true)
-}
 
 // Child resources (subnets, peerings, security rules, routes) are stored
 // inside their parent's document; these handlers edit the parent.

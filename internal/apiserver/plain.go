@@ -153,18 +153,20 @@ func typeAndName(id store.ID) string {
 	return id.Type + "/" + lastSegment(id.ID)
 }
 
-// deletePlain deletes a resource stored as-is, subject to locks.
+// deletePlain deletes a resource (with everything under it: a group's
+// resources, a resource's locks), subject to locks and references.
 func (s *Server) deletePlain(ctx context.Context, rq *request) (response, error) {
-	return s.deleteStored(ctx, rq, true)
+	return s.deleteStored(ctx, rq, true, nil)
 }
 
 func (s *Server) deletePlainUnguarded(ctx context.Context, rq *request) (response, error) {
-	return s.deleteStored(ctx, rq, false)
+	return s.deleteStored(ctx, rq, false, nil)
 }
 
 // deleteStored deletes a resource and everything under it: 200 when it
-// existed, 204 when it did not (as ARM answers).
-func (s *Server) deleteStored(ctx context.Context, rq *request, guarded bool) (response, error) {
+// existed, 204 when it did not (as ARM answers). check, if not nil, may
+// refuse the deletion of the current version.
+func (s *Server) deleteStored(ctx context.Context, rq *request, guarded bool, check func(t *txn, cur *entry) error) (response, error) {
 	id := rq.target.id
 	existed := false
 	err := s.write(ctx, rq.principal, func(t *txn) error {
@@ -175,6 +177,11 @@ func (s *Server) deleteStored(ctx context.Context, rq *request, guarded bool) (r
 		existed = true
 		if err := checkCond(condition(rq), id.ID, cur); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(t, cur); err != nil {
+				return err
+			}
 		}
 		if guarded {
 			t.guard(cur.id.ID, true)

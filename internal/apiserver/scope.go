@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -89,43 +88,24 @@ func (s *Server) stageSubscription(t *txn, id store.ID, body []byte, cond store.
 	return cur != nil, t.put(id, nil, b, "")
 }
 
-// deleteSubscription deletes an empty subscription.
+// deleteSubscription deletes a subscription that holds nothing but its
+// own locks.
 func (s *Server) deleteSubscription(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		if cur == nil {
-			return nil
-		}
-		existed = true
-		if err := checkCond(condition(rq), id.ID, cur); err != nil {
-			return err
-		}
-		// Only the subscription's own locks may go with it.
+	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
 		var inside []string
 		t.each(func(e *entry) {
-			if strings.EqualFold(e.id.Subscription, id.Subscription) && e.id.Key != id.Key &&
-				!(strings.EqualFold(e.id.Type, typeLock) && lower(e.id.Parent) == id.Key) {
+			if strings.EqualFold(e.id.Subscription, cur.id.Subscription) && e.id.Key != cur.id.Key &&
+				!(strings.EqualFold(e.id.Type, typeLock) && lower(e.id.Parent) == cur.id.Key) {
 				inside = append(inside, e.id.ID)
 			}
 		})
-		if len(inside) > 0 {
-			slices.Sort(inside)
-			return armerror.New(codeSubNotEmpty, "", "The subscription '%s' still holds %d resources (%s); delete its resource groups first.",
-				id.Subscription, len(inside), strings.Join(inside[:min(len(inside), 5)], ", "))
+		if len(inside) == 0 {
+			return nil
 		}
-		t.guard(id.ID, true)
-		t.del(id.Key)
-		return nil
+		slices.Sort(inside)
+		return armerror.New(codeSubNotEmpty, "", "The subscription '%s' still holds %d resources (%s); delete its resource groups first.",
+			cur.id.Subscription, len(inside), strings.Join(inside[:min(len(inside), 5)], ", "))
 	})
-	if err != nil {
-		return response{}, err
-	}
-	if !existed {
-		return response{status: http.StatusNoContent}, nil
-	}
-	return response{status: http.StatusOK}, nil
 }
 
 // listSubscriptions lists the subscriptions the caller can see anything of.
@@ -236,33 +216,6 @@ func checkGroupName(name string) error {
 	return nil
 }
 
-// deleteResourceGroup deletes a group and everything in it, unless a lock
-// or a reference from outside the group forbids it.
-func (s *Server) deleteResourceGroup(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		if cur == nil {
-			return nil
-		}
-		existed = true
-		if err := checkCond(condition(rq), id.ID, cur); err != nil {
-			return err
-		}
-		t.guard(cur.id.ID, true)
-		// Everything in the group: ids under the group's id.
-		t.del(id.Key)
-		return nil
-	})
-	if err != nil {
-		return response{}, err
-	}
-	if !existed {
-		return response{status: http.StatusNoContent}, nil
-	}
-	return response{status: http.StatusOK}, nil
-}
 
 func (s *Server) listResourceGroups(ctx context.Context, rq *request) (response, error) {
 	return s.listStored(ctx, rq, store.ListOptions{Subscription: rq.target.id.Subscription, Type: typeResourceGroup})

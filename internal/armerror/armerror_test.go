@@ -56,3 +56,22 @@ func TestEnvelope(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b  string
+		limit int
+		want  int
+	}{
+		{"priority", "prioirty", 5, 2},
+		{"addressPrefix", "adressPrefix", 5, 1},
+		{"", "abc", 5, 3},
+		{"same", "same", 3, 0},
+		{"short", "a much longer word", 3, 3},
+		{"kitten", "sitting", 10, 3},
+	} {
+		if got := Distance(tc.a, tc.b, tc.limit); got != tc.want {
+			t.Errorf("Distance(%q, %q, %d) = %d, want %d", tc.a, tc.b, tc.limit, got, tc.want)
+		}
+	}
+}

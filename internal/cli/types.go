@@ -203,7 +203,7 @@ func suggestTypes(s string) []string {
 	for _, t := range resourceTypes {
 		d := best + 1
 		for _, a := range append([]string{t.name}, t.aliases...) {
-			d = min(d, editDistance(s, a))
+			d = min(d, armerror.Distance(s, a, 64))
 			if len(s) >= 3 && strings.HasPrefix(a, s) {
 				d = min(d, 1)
 			}
@@ -219,27 +219,6 @@ func suggestTypes(s string) []string {
 		return nil
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // typeHelp is the table of types for get's and delete's help.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/vnetml/vnetml/internal/armerror"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -374,41 +375,9 @@ func suggest(w string, known []string) string {
 		if lk == lw {
 			return k
 		}
-		if d := distance(lw, lk, bestD); d < bestD {
+		if d := armerror.Distance(lw, lk, bestD); d < bestD {
 			best, bestD = k, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance of a and b, or limit when it is
-// limit or more.
-func distance(a, b string, limit int) int {
-	if len(a) > 64 || len(b) > 64 || abs(len(a)-len(b)) >= limit {
-		return limit
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(b)], limit)
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
