@@ -135,7 +135,6 @@ func (s *Server) stageNetwork(t *txn, id store.ID, body []byte, cond store.Condi
 	return cur != nil, nil
 }
 
-
 // Child resources (subnets, peerings, security rules, routes) are stored
 // inside their parent's document; these handlers edit the parent.
 

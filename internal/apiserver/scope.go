@@ -216,7 +216,6 @@ func checkGroupName(name string) error {
 	return nil
 }
 
-
 func (s *Server) listResourceGroups(ctx context.Context, rq *request) (response, error) {
 	return s.listStored(ctx, rq, store.ListOptions{Subscription: rq.target.id.Subscription, Type: typeResourceGroup})
 }
