@@ -61,7 +61,12 @@ type Hop struct {
 type PathVerdict struct {
 	Access Verdict
 	Packet Packet
-	Hops   []Hop
+	// Seen is the packet as the destination receives it: after DNAT of a
+	// public IP to the network interface's private address, and SNAT of a
+	// VNet source leaving through its public IP. It is Packet when nothing
+	// translates it.
+	Seen Packet
+	Hops []Hop
 }
 
 // Refusal returns the hop that denied the path, or nil.
@@ -134,7 +139,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		return PathVerdict{}, &QueryError{"destination", ErrIPv6}
 	}
 	p := Packet{Proto: proto, Src: src.Addr, Dst: dst.Addr, SrcPort: srcPort, DstPort: dstPort}
-	v := PathVerdict{Access: Allow, Packet: p}
+	v := PathVerdict{Access: Allow, Packet: p, Seen: p}
 	deny := func(h Hop) (PathVerdict, error) {
 		h.Access = Deny
 		v.Hops = append(v.Hops, h)
@@ -223,6 +228,7 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 			if public && last != nil && last.PublicIP.IsValid() {
 				in.Src = last.PublicIP // and the source after SNAT, for a VNet source leaving for a public IP
 			}
+			v.Seen = in
 			d := ic.Decide(Inbound, &in)
 			h := e.nsgHop(StageNSGIn, d, ic, &in)
 			if d.Access == Deny {
