@@ -29,6 +29,9 @@ var forbidden = map[string][]string{
 	"internal/apiserver": {module + "internal/cli", module + "internal/daemon", module + "internal/client"},
 	"internal/auth":      {"net/http", module + "internal/apiserver", module + "internal/cli", module + "internal/flow"},
 	"internal/manifest":  {"net/http", "os", module + "internal/apiserver", module + "internal/store", module + "internal/client"},
+	// The data plane knows the engine, not the control plane.
+	"internal/fabric": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client", module + "internal/auth"},
 }
 
 // exceptions are subpackages whose own job needs what their parent may not.

@@ -1,0 +1,529 @@
+// Package userspace is the fabric that runs on every OS without
+// privileges (DESIGN.md §4): each virtual listener is a real loopback
+// listener; each virtual connection is a loopback connection that starts
+// with a PROXY protocol v2 header carrying the virtual source and
+// destination, authenticated with the deployment's key, so that a
+// listener refuses anything that did not come through the fabric's
+// decision; a confined process reaches the virtual cloud through a
+// per-endpoint egress proxy (HTTP CONNECT, plain HTTP proxying and SOCKS5)
+// that dials from the endpoint's address.
+//
+// What it does not stop: confinement is cooperative. A process that
+// ignores its proxy settings can open any loopback or real network
+// connection its user may, and a process of the server's user that reads
+// the key file can forge headers. docs/fabric.md says this in full; the
+// linux fabric (network namespaces and nftables) is the boundary that
+// holds against such a process.
+package userspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/fabric/egress"
+	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
+	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/network"
+)
+
+// Options configure a Fabric. The zero value is usable (a fresh key, no
+// log, the default flow log size).
+type Options struct {
+	// Key authenticates headers; the zero Key means a fresh random one
+	// (fine in one process; a deployment keeps its key in a file so that
+	// processes it starts can verify too).
+	Key proxyproto.Key
+	// Logger receives refused forgeries and proxy errors; nil discards.
+	Logger *slog.Logger
+	// FlowLogSize is how many flow records are kept (0: the default).
+	FlowLogSize int
+	// HandshakeTimeout bounds reading a connection's header (0: 5s).
+	HandshakeTimeout time.Duration
+}
+
+// Fabric is the userspace fabric. Create it with New.
+type Fabric struct {
+	key       proxyproto.Key
+	verifier  *proxyproto.Verifier
+	log       *slog.Logger
+	flows     *fabric.FlowLog
+	handshake time.Duration
+	eng       atomic.Pointer[flow.Engine]
+
+	mu       sync.RWMutex
+	bindings map[netip.AddrPort]*binding
+	names    map[string]netip.Addr
+	proxies  map[string]*egressProxy
+	closers  map[io.Closer]struct{} // listeners, exposures and live connections
+	closed   bool
+
+	ports sync.Map // netip.Addr → *atomic.Uint32: the next ephemeral port of a source
+}
+
+var _ fabric.Fabric = (*Fabric)(nil)
+
+// binding is a virtual address served by a real loopback listener.
+type binding struct {
+	ep    fabric.Endpoint
+	vaddr netip.AddrPort
+	real  netip.AddrPort
+}
+
+type egressProxy struct {
+	proxy *egress.Proxy
+	addr  string
+}
+
+// New returns a fabric. It decides nothing until Apply gives it an engine.
+func New(o Options) *Fabric {
+	if o.Key == (proxyproto.Key{}) {
+		o.Key = proxyproto.NewKey()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = 5 * time.Second
+	}
+	return &Fabric{
+		key: o.Key, verifier: proxyproto.NewVerifier(o.Key, nil), log: o.Logger,
+		flows: fabric.NewFlowLog(o.FlowLogSize), handshake: o.HandshakeTimeout,
+		bindings: map[netip.AddrPort]*binding{}, names: map[string]netip.Addr{},
+		proxies: map[string]*egressProxy{}, closers: map[io.Closer]struct{}{},
+	}
+}
+
+// ErrNoEngine is returned by Dial before the first Apply.
+var ErrNoEngine = errors.New("fabric: no network applied yet: the fabric decides nothing until the server compiles the network")
+
+// Apply implements fabric.Fabric.
+func (f *Fabric) Apply(eng *flow.Engine) { f.eng.Store(eng) }
+
+// Log implements fabric.Fabric.
+func (f *Fabric) Log() *fabric.FlowLog { return f.flows }
+
+// SetName implements fabric.Fabric.
+func (f *Fabric) SetName(name string, addr netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if addr.IsValid() {
+		f.names[strings.ToLower(name)] = addr
+	} else {
+		delete(f.names, strings.ToLower(name))
+	}
+}
+
+// Resolve implements fabric.Fabric: a registered name, or an IPv4 literal.
+func (f *Fabric) Resolve(name string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(name); err == nil && a.Is4() {
+		return a, true
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	a, ok := f.names[strings.ToLower(strings.TrimSuffix(name, "."))]
+	return a, ok
+}
+
+// track registers something to close with the fabric; false when the
+// fabric is closed already.
+func (f *Fabric) track(c io.Closer) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.closers[c] = struct{}{}
+	return true
+}
+
+func (f *Fabric) untrack(c io.Closer) {
+	f.mu.Lock()
+	delete(f.closers, c)
+	f.mu.Unlock()
+}
+
+// Listen implements fabric.Fabric.
+func (f *Fabric) Listen(ctx context.Context, ep fabric.Endpoint, port uint16) (net.Listener, error) {
+	if !ep.Addr.Is4() {
+		return nil, fmt.Errorf("fabric: listen on %v: a virtual address is IPv4", ep.Addr)
+	}
+	vaddr := netip.AddrPortFrom(ep.Addr, port)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	real := ln.Addr().(*net.TCPAddr).AddrPort()
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		ln.Close()
+		return nil, net.ErrClosed
+	}
+	if _, taken := f.bindings[vaddr]; taken {
+		f.mu.Unlock()
+		ln.Close()
+		return nil, fmt.Errorf("fabric: listen on %s: address already in use", vaddr)
+	}
+	b := &binding{ep: ep, vaddr: vaddr, real: real}
+	f.bindings[vaddr] = b
+	l := &listener{f: f, ln: ln, b: b, accepted: make(chan net.Conn), done: make(chan struct{})}
+	f.closers[l] = struct{}{}
+	f.mu.Unlock()
+	go l.loop()
+	return l, nil
+}
+
+// listener accepts the real connections of a binding, and hands on those
+// whose header the fabric wrote.
+type listener struct {
+	f         *Fabric
+	ln        net.Listener
+	b         *binding
+	accepted  chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *listener) loop() {
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			l.Close()
+			return
+		}
+		go l.handshake(c)
+	}
+}
+
+// handshake reads and checks a connection's header. A connection without
+// a valid one did not come through the fabric: it is refused and logged.
+func (l *listener) handshake(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(l.f.handshake))
+	h, err := l.f.verifier.Read(c)
+	if err != nil {
+		c.Close()
+		l.f.flows.Append(fabric.Record{
+			Time: time.Now(), Proto: "T", Src: c.RemoteAddr().String(), Dst: l.b.vaddr.String(), DstNIC: l.b.ep.NIC,
+			Decision: "D", State: "D", Stage: "fabric",
+			Reason: fmt.Sprintf("a loopback connection to %s without a valid fabric header was refused (%v): only connections the fabric decided may reach a virtual endpoint", l.b.vaddr, err),
+		})
+		l.f.log.Warn("fabric: refused a connection that bypassed the fabric", "virtual", l.b.vaddr, "from", c.RemoteAddr(), "error", err)
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	vc := &conn{Conn: c, local: fabric.Addr(h.Dst), remote: fabric.Addr(h.Src)}
+	select {
+	case l.accepted <- vc:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.accepted:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *listener) Close() error {
+	l.closeOnce.Do(func() {
+		l.f.mu.Lock()
+		if l.f.bindings[l.b.vaddr] == l.b {
+			delete(l.f.bindings, l.b.vaddr)
+		}
+		delete(l.f.closers, l)
+		l.f.mu.Unlock()
+		l.ln.Close()
+		close(l.done)
+	})
+	return nil
+}
+
+func (l *listener) Addr() net.Addr { return fabric.Addr(l.b.vaddr) }
+
+// RealAddr returns the loopback address behind a virtual one (tests use it
+// to try to bypass the fabric).
+func (f *Fabric) RealAddr(vaddr netip.AddrPort) (netip.AddrPort, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, ok := f.bindings[vaddr]
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	return b.real, true
+}
+
+// ephemeral returns the next ephemeral port of a source address.
+func (f *Fabric) ephemeral(a netip.Addr) uint16 {
+	v, _ := f.ports.LoadOrStore(a, new(atomic.Uint32))
+	ctr := v.(*atomic.Uint32)
+	n := ctr.Add(1)
+	const first, count = 49152, 65536 - 49152
+	if n == 1 {
+		// Start each source somewhere random, as kernels do.
+		ctr.Add(uint32(rand.IntN(count)))
+		n = ctr.Load()
+	}
+	return uint16(first + n%count)
+}
+
+// Dial implements fabric.Fabric.
+func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPort) (net.Conn, error) {
+	eng := f.eng.Load()
+	if eng == nil {
+		return nil, ErrNoEngine
+	}
+	f.mu.RLock()
+	b := f.bindings[dst]
+	f.mu.RUnlock()
+	dstEp := fabric.Endpoint{Addr: dst.Addr()}
+	if b != nil {
+		dstEp = b.ep
+	}
+	srcAddr := src.Addr
+	if !srcAddr.IsValid() && src.NIC != "" {
+		if n, err := eng.NIC(src.NIC); err == nil && len(n.IPConfigs) > 0 {
+			srcAddr = n.IPConfigs[0].Addr
+		}
+	}
+	sport := f.ephemeral(srcAddr)
+	v, err := eng.Path(src.FlowEndpoint(), dstEp.FlowEndpoint(), network.ProtoTCP, sport, dst.Port())
+	if err != nil {
+		return nil, fmt.Errorf("fabric: deciding %s -> %s: %w", netip.AddrPortFrom(srcAddr, sport), dst, err)
+	}
+	src.Addr = v.Packet.Src
+	rec := fabric.RecordOf(src, sport, dstEp, dst.Port(), &v)
+	from := netip.AddrPortFrom(v.Packet.Src, sport)
+	if v.Access == flow.Deny {
+		f.flows.Append(rec)
+		return nil, &fabric.Denied{Src: from, Dst: dst, Verdict: v}
+	}
+	// The listener sees the packet as delivered: a public IP translated to
+	// its NIC's private address, a source leaving through its public IP.
+	seen := netip.AddrPortFrom(v.Seen.Dst, dst.Port())
+	if b == nil {
+		f.mu.RLock()
+		b = f.bindings[seen]
+		f.mu.RUnlock()
+		if b != nil {
+			rec.DstNIC = b.ep.NIC
+		}
+	}
+	if b == nil {
+		rec.State, rec.Reason = "E", fmt.Sprintf("allowed, but nothing listens at %s", dst)
+		f.flows.Append(rec)
+		return nil, &fabric.Refused{Src: from, Dst: dst}
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", b.real.String())
+	if err != nil {
+		rec.State, rec.Reason = "E", fmt.Sprintf("allowed, but the listener at %s is gone", dst)
+		f.flows.Append(rec)
+		return nil, &fabric.Refused{Src: from, Dst: dst}
+	}
+	if err := proxyproto.Write(c, proxyproto.Header{Src: netip.AddrPortFrom(v.Seen.Src, sport), Dst: seen}, f.key); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("fabric: starting %s -> %s: %w", from, dst, err)
+	}
+	f.flows.Append(rec)
+	vc := &conn{Conn: c, local: fabric.Addr(from), remote: fabric.Addr(dst), f: f, rec: rec}
+	if !f.track(vc) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return vc, nil
+}
+
+// conn is a virtual connection over a loopback one. The dialing side
+// counts bytes and logs the flow's end.
+type conn struct {
+	net.Conn
+	local, remote fabric.Addr
+	f             *Fabric // nil on the accepting side
+	rec           fabric.Record
+	sent, recvd   atomic.Int64
+	closeOnce     sync.Once
+}
+
+func (c *conn) LocalAddr() net.Addr  { return c.local }
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.recvd.Add(int64(n))
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite half-closes, so that request/response protocols work.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		if c.f == nil {
+			return
+		}
+		c.f.untrack(c)
+		r := c.rec
+		r.Time, r.State = time.Now(), "E"
+		r.BytesSent, r.BytesReceived = c.sent.Load(), c.recvd.Load()
+		c.f.flows.Append(r)
+	})
+	return err
+}
+
+// Expose implements fabric.Fabric: a listener whose admitted connections
+// are spliced to target.
+func (f *Fabric) Expose(ctx context.Context, ep fabric.Endpoint, port uint16, target netip.AddrPort) (fabric.Closer, error) {
+	ln, err := f.Listen(ctx, ep, port)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var d net.Dialer
+				t, err := d.DialContext(ctx, "tcp", target.String())
+				if err != nil {
+					f.log.Warn("fabric: exposed endpoint does not answer", "virtual", ln.Addr(), "target", target, "error", err)
+					return
+				}
+				defer t.Close()
+				splice(c, t)
+			}()
+		}
+	}()
+	return ln, nil
+}
+
+// splice copies both ways until both directions end.
+func splice(a, b net.Conn) {
+	done := make(chan struct{})
+	go func() {
+		io.Copy(b, a)
+		closeWrite(b)
+		close(done)
+	}()
+	io.Copy(a, b)
+	closeWrite(a)
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// proxyEnv are the variables that point a process at its egress proxy.
+var proxyEnv = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"}
+
+// Command implements fabric.Fabric: the process's HTTP_PROXY, HTTPS_PROXY
+// and ALL_PROXY (and their lower-case forms) point at ep's egress proxy;
+// NO_PROXY is cleared so that nothing skips it; VNETML_ADDRESS is ep's
+// virtual address.
+func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, args ...string) (*exec.Cmd, error) {
+	p, err := f.proxyFor(ep)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	env := make([]string, 0, len(os.Environ())+len(proxyEnv)+1)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !isProxyVar(k) {
+			env = append(env, kv)
+		}
+	}
+	httpProxy, socks := "http://"+p.addr, "socks5h://"+p.addr
+	env = append(env, "HTTP_PROXY="+httpProxy, "HTTPS_PROXY="+httpProxy, "ALL_PROXY="+socks,
+		"http_proxy="+httpProxy, "https_proxy="+httpProxy, "all_proxy="+socks, "NO_PROXY=", "no_proxy=",
+		"VNETML_ADDRESS="+ep.Addr.String())
+	cmd.Env = env
+	return cmd, nil
+}
+
+func isProxyVar(k string) bool {
+	for _, p := range proxyEnv {
+		if k == p {
+			return true
+		}
+	}
+	return k == "VNETML_ADDRESS"
+}
+
+// proxyFor returns ep's egress proxy, starting it on first use.
+func (f *Fabric) proxyFor(ep fabric.Endpoint) (*egressProxy, error) {
+	key := ep.NIC + "|" + ep.Addr.String()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, net.ErrClosed
+	}
+	if p, ok := f.proxies[key]; ok {
+		return p, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	px := egress.New(func(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+		return f.Dial(ctx, ep, dst)
+	}, f.Resolve, f.log)
+	go px.Serve(context.Background(), ln)
+	p := &egressProxy{proxy: px, addr: ln.Addr().String()}
+	f.proxies[key] = p
+	f.closers[px] = struct{}{}
+	return p, nil
+}
+
+// Close implements fabric.Fabric.
+func (f *Fabric) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	cs := make([]io.Closer, 0, len(f.closers))
+	for c := range f.closers {
+		cs = append(cs, c)
+	}
+	f.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	return nil
+}
