@@ -102,3 +102,79 @@ type NextHopResult struct {
 	RouteTableID     string `json:"routeTableId"`
 	Explanation      string `json:"explanation,omitempty"`
 }
+
+// ConnectivityRequest is Network Watcher's ConnectivityParameters (TCP).
+type ConnectivityRequest struct {
+	Source struct {
+		ResourceID string `json:"resourceId"`
+		Port       int    `json:"port,omitempty"`
+	} `json:"source"`
+	Destination struct {
+		ResourceID string `json:"resourceId,omitempty"`
+		Address    string `json:"address"`
+		Port       int    `json:"port"`
+	} `json:"destination"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// ConnectivityResult is Network Watcher's ConnectivityInformation, with
+// vnetml's explanation of a failure beside it.
+type ConnectivityResult struct {
+	Hops             []ConnectivityHop `json:"hops"`
+	ConnectionStatus string            `json:"connectionStatus"` // Reachable or Unreachable
+	AvgLatencyInMs   int               `json:"avgLatencyInMs,omitempty"`
+	MinLatencyInMs   int               `json:"minLatencyInMs,omitempty"`
+	MaxLatencyInMs   int               `json:"maxLatencyInMs,omitempty"`
+	ProbesSent       int               `json:"probesSent"`
+	ProbesFailed     int               `json:"probesFailed"`
+	Explanation      string            `json:"explanation,omitempty"`
+}
+
+// ConnectivityHop is one hop of a connectivity check.
+type ConnectivityHop struct {
+	Type       string              `json:"type"`
+	ID         string              `json:"id,omitempty"`
+	Address    string              `json:"address,omitempty"`
+	ResourceID string              `json:"resourceId,omitempty"`
+	Issues     []ConnectivityIssue `json:"issues"`
+}
+
+// ConnectivityIssue is a problem a connectivity check found at a hop.
+type ConnectivityIssue struct {
+	Origin   string              `json:"origin,omitempty"` // Local, Inbound, Outbound
+	Severity string              `json:"severity"`         // Error, Warning
+	Type     string              `json:"type"`             // NetworkSecurityRule, UserDefinedRoute, Platform, …
+	Context  []map[string]string `json:"context,omitempty"`
+}
+
+// FlowLogPath lists the fabric's flow log: GET with nic, address,
+// decision, after, limit and wait.
+const FlowLogPath = "/providers/vnetml.Network/flowLogs"
+
+// FlowLogPage is one answer of the flow log.
+type FlowLogPage struct {
+	Value []FlowRecord `json:"value"`
+	// Next is the seq to ask after next time (after=Next).
+	Next uint64 `json:"next"`
+}
+
+// FlowRecord is one flow log record: a connection decided (state B, or D
+// when denied) or ended (state E, with bytes), as the fabric logged it.
+type FlowRecord struct {
+	Seq           uint64 `json:"seq"`
+	Time          string `json:"time"`
+	Protocol      string `json:"protocol"`
+	Source        string `json:"source"`
+	Destination   string `json:"destination"`
+	SourceNIC     string `json:"sourceNic,omitempty"`
+	DestNIC       string `json:"destinationNic,omitempty"`
+	Decision      string `json:"decision"` // A or D
+	State         string `json:"state"`    // B, E or D
+	Rule          string `json:"rule,omitempty"`
+	Resource      string `json:"resource,omitempty"`
+	Stage         string `json:"stage,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	BytesSent     int64  `json:"bytesSent,omitempty"`
+	BytesReceived int64  `json:"bytesReceived,omitempty"`
+	FlowTuple     string `json:"flowTuple"`
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/fabric/userspace"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store/sqlite"
 )
@@ -36,6 +37,7 @@ type env struct {
 	http  *httptest.Server
 	srv   *apiserver.Server
 	st    *sqlite.Store
+	fab   *userspace.Fabric
 	admin string
 }
 
@@ -71,11 +73,12 @@ func (e *env) start() {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a})
+	fab := userspace.New(userspace.Options{})
+	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.st, e.srv, e.admin = st, srv, secret
+	e.st, e.srv, e.admin, e.fab = st, srv, secret, fab
 	e.http = httptest.NewServer(srv.Handler())
 }
 
@@ -85,6 +88,7 @@ func (e *env) stop() {
 	}
 	e.http.Close()
 	e.srv.Close()
+	e.fab.Close()
 	e.st.Close()
 	e.http = nil
 }

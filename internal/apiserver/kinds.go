@@ -19,6 +19,7 @@ const (
 	typeNetworkWatcher = "Microsoft.Network/networkWatchers"
 	typeUsage          = "Microsoft.Network/locations/usages"
 	typeToken          = "vnetml.Authorization/tokens"
+	typeFlowLogs       = "vnetml.Network/flowLogs"
 )
 
 // typeApply is the "type" of the batch apply path, as parseTarget sees it.
@@ -372,8 +373,9 @@ func (s *Server) buildKinds() {
 		http.MethodPut:    {stage: s.stageWatcher, name: "networkWatchers.put", act: auth.Write},
 		http.MethodDelete: {h: s.deletePlain, name: "networkWatchers.delete", act: auth.Delete},
 	}, actions: map[string]route{
-		"ipFlowVerify": {h: s.ipFlowVerify, name: "networkWatchers.ipFlowVerify", self: true}, // on the NIC
-		"nextHop":      {h: s.nextHop, name: "networkWatchers.nextHop", self: true},
+		"ipFlowVerify":      {h: s.ipFlowVerify, name: "networkWatchers.ipFlowVerify", self: true}, // on the NIC
+		"nextHop":           {h: s.nextHop, name: "networkWatchers.nextHop", self: true},
+		"connectivityCheck": {h: s.connectivityCheck, name: "networkWatchers.connectivityCheck", self: true},
 	}, list: &route{h: s.listPlain, name: "networkWatchers.list", act: auth.Read, list: true}})
 
 	add(&kind{name: "locks", typ: typeLock, methods: map[string]route{
@@ -381,6 +383,9 @@ func (s *Server) buildKinds() {
 		http.MethodPut:    {stage: s.stageLock, name: "locks.put", act: auth.Write},
 		http.MethodDelete: {h: s.deleteLock, name: "locks.delete", act: auth.Delete},
 	}, list: &route{h: s.listLocks, name: "locks.list", act: auth.Read, list: true}})
+
+	add(&kind{name: "flowLogs", typ: typeFlowLogs,
+		list: &route{h: s.listFlowLogs, name: "flowLogs.list", self: true}})
 
 	add(&kind{name: "usages", typ: typeUsage,
 		list: &route{h: s.listUsages, name: "usages.list", act: auth.Read, list: true}})

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/fabric"
 	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
@@ -39,6 +40,10 @@ type Config struct {
 	// PublicIPPool is where public IP addresses are allocated from; the zero
 	// value means DefaultPublicIPPool.
 	PublicIPPool netip.Prefix
+	// Fabric, when set, is the data plane: every compiled engine is
+	// applied to it, its flow log is served, and Network Watcher's
+	// connectivity check sends real connections through it.
+	Fabric fabric.Fabric
 }
 
 // DefaultPublicIPPool is the range public IP addresses are drawn from in
@@ -59,6 +64,7 @@ type Server struct {
 	log     *slog.Logger
 	quotas  Quotas
 	pool    netip.Prefix
+	fab     fabric.Fabric // nil: no data plane
 	metrics *metrics
 	kinds   map[string]*kind
 	handler http.Handler
@@ -92,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("apiserver: Config needs Store, Tags and Auth")
 	}
 	s := &Server{
-		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool,
+		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
@@ -228,6 +234,9 @@ func (s *Server) compile(v *view) {
 	s.metrics.compileSeconds.Observe(time.Since(start).Seconds())
 	for _, w := range eng.Warnings() {
 		s.log.Warn("flow engine", "revision", v.rev, "warning", w)
+	}
+	if s.fab != nil {
+		s.fab.Apply(eng)
 	}
 	s.engMu.Lock()
 	s.eng.Store(&compiled{rev: v.rev, eng: eng})

@@ -141,7 +141,7 @@ configuration Azure would reject would answer nothing true.`,
 		Args:  noArgs,
 		RunE:  groupRun,
 	}
-	watcher.AddCommand(newTestIPFlowCmd(e), newShowNextHopCmd(e))
+	watcher.AddCommand(newTestIPFlowCmd(e), newShowNextHopCmd(e), newTestConnectivityCmd(e))
 	nic := &cobra.Command{
 		Use:   "nic",
 		Short: "A network interface's effective security rules and routes (az network nic ...)",
@@ -149,7 +149,7 @@ configuration Azure would reject would answer nothing true.`,
 		RunE:  groupRun,
 	}
 	nic.AddCommand(newListEffectiveNSGCmd(e), newShowEffectiveRouteTableCmd(e))
-	cmd.AddCommand(watcher, nic)
+	cmd.AddCommand(watcher, nic, newFlowLogCmd(e))
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/client"
+	"github.com/vnetml/vnetml/internal/fabric/userspace"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store/sqlite"
 )
@@ -58,6 +59,7 @@ type testServer struct {
 	url   string
 	admin string
 	c     *client.Client // as the admin
+	fab   *userspace.Fabric
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -76,7 +78,8 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a})
+	fab := userspace.New(userspace.Options{})
+	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +87,14 @@ func newTestServer(t *testing.T) *testServer {
 	t.Cleanup(func() {
 		hs.Close()
 		srv.Close()
+		fab.Close()
 		st.Close()
 	})
 	c, err := client.New(hs.URL, secret, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{t: t, dir: dir, url: hs.URL, admin: secret, c: c}
+	return &testServer{t: t, dir: dir, url: hs.URL, admin: secret, c: c, fab: fab}
 }
 
 // run runs the command tree against the server as the admin.

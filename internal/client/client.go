@@ -175,6 +175,18 @@ func (c *Client) Get(ctx context.Context, id string) (json.RawMessage, error) {
 	return r.Body, err
 }
 
+// GetInto gets path and decodes the answer into out.
+func (c *Client) GetInto(ctx context.Context, path string, out any) error {
+	r, err := c.Do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(r.Body, out); err != nil {
+		return fmt.Errorf("decoding the answer of %s: %w", path, err)
+	}
+	return nil
+}
+
 // Put creates or replaces a resource and returns it as stored. ifMatch, if
 // not empty, makes the write conditional on the resource's etag.
 func (c *Client) Put(ctx context.Context, id string, doc any, ifMatch string) (json.RawMessage, error) {

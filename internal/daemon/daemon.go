@@ -23,6 +23,8 @@ import (
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
+	"github.com/vnetml/vnetml/internal/fabric/userspace"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store/sqlite"
 )
@@ -37,12 +39,16 @@ type Options struct {
 	Quotas           []string // NAME=N overrides of the default quotas
 	PublicIPPool     string   // CIDR
 	RotateAdminToken bool
+	Fabric           string // the data plane: userspace (the default)
 	LogLevel         string // debug, info, warn, error
 	LogFormat        string // text or json
 }
 
-// DBFile is the database's name in the data directory.
-const DBFile = "vnetml.db"
+// Files in the data directory.
+const (
+	DBFile        = "vnetml.db"
+	FabricKeyFile = "fabric.key" // authenticates the fabric's connection headers (0600)
+)
 
 // shutdownGrace bounds how long in-flight requests may finish on shutdown.
 const shutdownGrace = 30 * time.Second
@@ -77,6 +83,11 @@ func (o *Options) check() (quotas apiserver.Quotas, pool netip.Prefix, err error
 		default:
 			quotas[canon] = n
 		}
+	}
+	switch o.Fabric {
+	case "", "userspace":
+	default:
+		l.Addf("InvalidArgument", "--fabric", "--fabric %q: the data planes are userspace (the default, any OS).", o.Fabric)
 	}
 	if o.PublicIPPool != "" {
 		p, err := netip.ParsePrefix(o.PublicIPPool)
@@ -153,7 +164,13 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 		fmt.Fprintf(stdout, "Admin token (shown once; also saved to %s, mode 0600):\n  %s\n",
 			filepath.Join(o.DataDir, auth.AdminFile), secret)
 	}
-	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool})
+	key, err := proxyproto.LoadOrCreateKey(filepath.Join(o.DataDir, FabricKeyFile))
+	if err != nil {
+		return err
+	}
+	fab := userspace.New(userspace.Options{Key: key, Logger: log})
+	defer fab.Close()
+	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab})
 	if err != nil {
 		return err
 	}
