@@ -156,6 +156,11 @@ type FlowLogPage struct {
 	Value []FlowRecord `json:"value"`
 	// Next is the seq to ask after next time (after=Next).
 	Next uint64 `json:"next"`
+	// Truncated: records after the cursor were dropped from the log (it
+	// keeps the newest); Reset: the cursor was from before a restart, and
+	// the answer starts over.
+	Truncated bool `json:"truncated,omitempty"`
+	Reset     bool `json:"reset,omitempty"`
 }
 
 // FlowRecord is one flow log record: a connection decided (state B, or D
@@ -169,7 +174,7 @@ type FlowRecord struct {
 	SourceNIC     string `json:"sourceNic,omitempty"`
 	DestNIC       string `json:"destinationNic,omitempty"`
 	Decision      string `json:"decision"` // A or D
-	State         string `json:"state"`    // B, E or D
+	State         string `json:"state"`    // B or E (a denied flow is B with decision D)
 	Rule          string `json:"rule,omitempty"`
 	Resource      string `json:"resource,omitempty"`
 	Stage         string `json:"stage,omitempty"`

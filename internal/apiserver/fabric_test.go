@@ -67,8 +67,8 @@ func TestConnectivityCheckAndFlowLog(t *testing.T) {
 	for _, v := range page.Value {
 		decisions = append(decisions, v.Decision+v.State)
 	}
-	if got := strings.Join(decisions, ","); got != "AB,AE,AE,DD" {
-		t.Errorf("flow log decisions %s, want AB,AE (the allowed check), AE (nothing listening), DD (denied)", got)
+	if got := strings.Join(decisions, ","); got != "AB,AE,AB,AE,DB" {
+		t.Errorf("flow log decisions %s, want AB,AE (the allowed check), AB,AE (nothing listening), DB (denied)", got)
 	}
 	deny := page.Value[len(page.Value)-1]
 	if deny.Rule != "securityRules/deny-storage-out" || !strings.Contains(deny.FlowTuple, ",10.0.0.4,198.18.1.4,") {
@@ -89,4 +89,13 @@ func TestConnectivityCheckAndFlowLog(t *testing.T) {
 	if len(empty.Value) != 0 {
 		t.Errorf("a reader of another group saw %d records", len(empty.Value))
 	}
+}
+
+// A check from a network interface that does not exist is an error, not
+// an answer about connectivity.
+func TestConnectivityCheckUnknownSource(t *testing.T) {
+	e := newEnv(t)
+	e.secureNetwork()
+	body := strings.Replace(connectivityBody("198.18.1.4", 443), "node0", "ghost", 1)
+	e.wantError(404, "ResourceNotFound", "POST", nw+"/connectivityCheck", body)
 }

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/store"
 )
 
@@ -62,18 +64,20 @@ func (s *Server) listFlowLogs(ctx context.Context, rq *request) (response, error
 		return response{}, e
 	}
 	out := struct {
-		Value []flowRecord `json:"value"`
-		Next  uint64       `json:"next"`
+		Value     []flowRecord `json:"value"`
+		Next      uint64       `json:"next"`
+		Truncated bool         `json:"truncated,omitempty"` // records after the cursor were dropped from the log
+		Reset     bool         `json:"reset,omitempty"`     // the cursor was from before a restart: this starts over
 	}{Value: []flowRecord{}}
+	// The limit counts what the caller may see.
+	match := func(r *fabric.Record) bool { return f.Matches(r) && visible(rq.principal, r) }
 	deadline := time.Now().Add(wait)
 	for {
-		recs, last := s.fab.Log().Query(f, after, limit)
+		recs, last, truncated, reset := s.fab.Log().Query(match, after, limit)
 		for _, r := range recs {
-			if visible(rq.principal, &r) {
-				out.Value = append(out.Value, flowRecord{Record: r, FlowTuple: r.Tuple()})
-			}
+			out.Value = append(out.Value, flowRecord{Record: redact(rq.principal, r), FlowTuple: r.Tuple()})
 		}
-		out.Next = last
+		out.Next, out.Truncated, out.Reset = last, out.Truncated || truncated, out.Reset || reset
 		after = last
 		if len(out.Value) > 0 || wait == 0 || !time.Now().Before(deadline) {
 			return ok(out)
@@ -85,6 +89,20 @@ func (s *Server) listFlowLogs(ctx context.Context, rq *request) (response, error
 			return response{}, ctx.Err()
 		}
 	}
+}
+
+// redact hides the deciding rule of a record from a caller who may see the
+// flow (a NIC of its) but not the resource that decided it (another
+// group's NSG).
+func redact(p auth.Principal, r fabric.Record) fabric.Record {
+	if r.Resource != "" && auth.Authorize(p, auth.Read, r.Resource) != nil {
+		r.Rule, r.Resource = "", ""
+		r.Reason = "denied by a rule of a resource this token may not read"
+		if r.Decision == "A" {
+			r.Reason = ""
+		}
+	}
+	return r
 }
 
 // flowRecord is a record with its NSG flow log (v2) tuple.
@@ -160,18 +178,37 @@ func (s *Server) connectivityCheck(ctx context.Context, rq *request) (response, 
 		out.Hops = append(out.Hops, dest)
 		return ok(out)
 	}
+	var unresolved *fabric.Unresolved
+	if errors.As(err, &unresolved) {
+		// A source or destination the network does not know: not an
+		// answer about connectivity.
+		var qe *flow.QueryError
+		if errors.As(err, &qe) {
+			return response{}, queryError(qe)
+		}
+		return response{}, armerror.New(codeInvalidParameter, "source", "%v", err)
+	}
 	out.ConnectionStatus, out.ProbesFailed, out.Explanation = "Unreachable", 1, err.Error()
 	issue := api.ConnectivityIssue{Severity: "Error", Type: "Platform", Context: []map[string]string{{"detail": err.Error()}}}
-	if d, ok := err.(*fabric.Denied); ok {
-		if h := d.Verdict.Refusal(); h != nil {
-			issue.Origin, issue.Type = "Outbound", "NetworkSecurityRule"
-			switch {
-			case strings.Contains(string(h.Stage), "inbound"):
-				issue.Origin = "Inbound"
-			case strings.Contains(string(h.Stage), "route"), strings.Contains(string(h.Stage), "appliance"):
-				issue.Type = "UserDefinedRoute"
-			}
+	var denied *fabric.Denied
+	if errors.As(err, &denied) {
+		if h := denied.Verdict.Refusal(); h != nil {
 			issue.Context = []map[string]string{{"RuleName": h.Rule, "Resource": h.Resource}}
+			switch h.Stage {
+			case flow.StageNSGOut:
+				issue.Origin, issue.Type = "Outbound", "NetworkSecurityRule"
+			case flow.StageNSGIn:
+				issue.Origin, issue.Type = "Inbound", "NetworkSecurityRule"
+			case flow.StageAppliance:
+				issue.Origin, issue.Type = "Outbound", "NetworkSecurityRule"
+				if h.Rule == "" {
+					issue.Type = "UserDefinedRoute"
+				}
+			case flow.StageRoute, flow.StageReturnRoute:
+				issue.Origin, issue.Type = "Outbound", "UserDefinedRoute"
+			default: // delivery, the service's firewall
+				issue.Origin = "Inbound"
+			}
 		}
 	}
 	dest.Issues = append(dest.Issues, issue)

@@ -185,8 +185,8 @@ func (s *Server) effectiveRoutes(ctx context.Context, rq *request) (response, er
 func queryError(err error) error {
 	var qe *flow.QueryError
 	if errors.As(err, &qe) {
-		if qe.Field == "targetResourceId" {
-			return armerror.New(codeNotFound, "targetResourceId", "%v", qe.Err)
+		if qe.Field == "targetResourceId" || errors.Is(qe.Err, flow.ErrNotFound) {
+			return armerror.New(codeNotFound, qe.Field, "%v", qe.Err)
 		}
 		return armerror.New(codeInvalidParameter, qe.Field, "%v", qe.Err)
 	}

@@ -91,6 +91,9 @@ func (c *flowLogCmd) run(ctx context.Context, _ []string) error {
 			return flowLogErr(err)
 		}
 		recs = append(recs, page.Value...)
+		if page.Truncated {
+			fmt.Fprintln(c.env.stderr, "vnetml: older records were dropped from the server's flow log (it keeps the newest 65,536)")
+		}
 		if c.limit > 0 && len(recs) > c.limit {
 			recs = recs[len(recs)-c.limit:]
 		}
@@ -112,6 +115,9 @@ func (c *flowLogCmd) run(ctx context.Context, _ []string) error {
 			return flowLogErr(err)
 		}
 		next = page.Next
+		if page.Reset {
+			fmt.Fprintln(c.env.stderr, "vnetml: the server restarted; its flow log starts again")
+		}
 		if err := c.print(page.Value, false); err != nil {
 			return err
 		}
@@ -170,7 +176,10 @@ func flowRow(r api.FlowRecord) []string {
 		when = tm.Local().Format("15:04:05.000")
 	}
 	dec := map[string]string{"A": "Allow", "D": "Deny"}[r.Decision]
-	state := map[string]string{"B": "begin", "E": "end", "D": "denied"}[r.State]
+	state := map[string]string{"B": "begin", "E": "end"}[r.State]
+	if r.Decision == "D" {
+		state = "refused"
+	}
 	bytes := ""
 	if r.State == "E" {
 		bytes = fmt.Sprintf("%d/%d", r.BytesSent, r.BytesReceived)

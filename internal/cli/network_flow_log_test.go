@@ -56,7 +56,7 @@ func TestConnectivityAndFlowLog(t *testing.T) {
 		t.Fatalf("flow-log of denials: %d %s%s", r.code, r.stdout, r.stderr)
 	}
 	r = s.run("network", "flow-log", "-o", "json", "--address", "203.0.113.9")
-	if r.code != 0 || !strings.Contains(r.stdout, `"flowTuple":`) || strings.Count(r.stdout, "\n") != 1 {
+	if r.code != 0 || !strings.Contains(r.stdout, `"flowTuple":`) || strings.Count(r.stdout, "\n") != 2 {
 		t.Fatalf("flow-log json: %d %s%s", r.code, r.stdout, r.stderr)
 	}
 	r = s.run("network", "flow-log", "--decision", "sometimes")

@@ -186,12 +186,19 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String()
+	// Requests run under a context canceled when shutdown starts, so that
+	// long polls (flow-log --follow) end at once instead of holding the
+	// shutdown for their whole wait.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
 	hs := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return base },
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(cancelBase)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("vnetml server listening", "url", url, "dataDir", o.DataDir)

@@ -112,3 +112,12 @@ func (r *Refused) Error() string {
 // Is makes a Refused match syscall.ECONNREFUSED, as a refused connection
 // on a real network does (the egress proxy answers it with 502).
 func (r *Refused) Is(target error) bool { return target == syscall.ECONNREFUSED }
+
+// Unresolved is the error of a connection the engine could not decide: a
+// source or destination the network does not know, or no network applied
+// yet. It matches syscall.EHOSTUNREACH (the egress proxy answers 502).
+type Unresolved struct{ Err error }
+
+func (u *Unresolved) Error() string        { return u.Err.Error() }
+func (u *Unresolved) Unwrap() error        { return u.Err }
+func (u *Unresolved) Is(target error) bool { return target == syscall.EHOSTUNREACH }

@@ -25,7 +25,8 @@ type Record struct {
 	DstNIC string    `json:"destinationNic,omitempty"`
 	// Decision is A (allowed) or D (denied).
 	Decision string `json:"decision"`
-	// State is B (begin), E (end) or D (denied: never began).
+	// State is B (begin) or E (end), as in NSG flow logs: a denied
+	// connection is a B record with decision D, and has no end.
 	State string `json:"state"`
 	// Rule is the deciding rule (securityRules/x, a route's name, a
 	// firewall rule); Resource the NSG, route table or service that holds
@@ -76,7 +77,7 @@ func RecordOf(src Endpoint, srcPort uint16, dst Endpoint, dstPort uint16, v *flo
 	}
 	h := v.Refusal()
 	if h != nil {
-		r.Decision, r.State, r.Reason = "D", "D", v.Explain()
+		r.Decision, r.Reason = "D", v.Explain()
 	} else {
 		// The rule that admitted it: the last NSG on the path (inbound at
 		// the destination), else the first hop.
@@ -161,35 +162,59 @@ func (l *FlowLog) Append(r Record) uint64 {
 	return r.Seq
 }
 
-// Query returns, oldest first, up to limit records after seq that f
-// selects (limit 0: all), and the seq to ask after next time.
-func (l *FlowLog) Query(f Filter, after uint64, limit int) ([]Record, uint64) {
+// Query returns, oldest first, up to limit records after seq that match
+// selects (limit 0: all; a nil match selects all), and the seq to ask
+// after next time. A cursor from before the log's oldest record resumes at
+// the oldest, with truncated set (records were dropped in between); a
+// cursor beyond the newest (from before a restart) starts again from the
+// oldest, with reset set.
+//
+// The ring is scanned in chunks, the lock released between them, so that a
+// long query never holds up the Appends of the data plane.
+func (l *FlowLog) Query(match func(*Record) bool, after uint64, limit int) (recs []Record, next uint64, truncated, reset bool) {
+	const chunk = 1024
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	first := uint64(1)
-	if l.next > uint64(len(l.ring)) {
-		first = l.next - uint64(len(l.ring))
+	if after >= l.next {
+		after, reset = 0, after > 0
 	}
-	var out []Record
-	last := max(after, first-1)
-	for s := max(after+1, first); s < l.next; s++ {
-		r := &l.ring[s%uint64(len(l.ring))]
-		last = s
-		if f.Matches(r) {
-			out = append(out, *r)
-			if limit > 0 && len(out) == limit {
-				break
+	l.mu.Unlock()
+	next = after
+	for {
+		l.mu.Lock()
+		first := uint64(1)
+		if l.next > uint64(len(l.ring)) {
+			first = l.next - uint64(len(l.ring))
+		}
+		if next+1 < first {
+			next, truncated = first-1, truncated || after > 0 || first > 1
+		}
+		end := min(l.next, next+1+chunk)
+		for s := next + 1; s < end; s++ {
+			r := &l.ring[s%uint64(len(l.ring))]
+			next = s
+			if match == nil || match(r) {
+				recs = append(recs, *r)
+				if limit > 0 && len(recs) == limit {
+					l.mu.Unlock()
+					return recs, next, truncated, reset
+				}
 			}
 		}
+		done := end >= l.next
+		l.mu.Unlock()
+		if done {
+			return recs, next, truncated, reset
+		}
 	}
-	return out, last
 }
 
-// Wait returns when a record after seq exists, or ctx is done.
+// Wait returns when a record after seq exists (or seq is beyond the
+// newest: a cursor from before a restart, which Query resets), or ctx is
+// done.
 func (l *FlowLog) Wait(ctx context.Context, after uint64) error {
 	for {
 		l.mu.Lock()
-		has, ch := l.next > after+1, l.changed
+		has, ch := l.next > after+1 || after >= l.next, l.changed
 		l.mu.Unlock()
 		if has {
 			return nil

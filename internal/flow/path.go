@@ -66,7 +66,10 @@ type PathVerdict struct {
 	// VNet source leaving through its public IP. It is Packet when nothing
 	// translates it.
 	Seen Packet
-	Hops []Hop
+	// SeenNIC is the id of the network interface the packet is delivered
+	// to; "" when it leaves the virtual networks or goes to a service.
+	SeenNIC string
+	Hops    []Hop
 }
 
 // Refusal returns the hop that denied the path, or nil.
@@ -214,7 +217,14 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 		if h != nil {
 			return deny(*h)
 		}
+		if ic == nil && last != nil && last.PublicIP.IsValid() && lastHop == network.HopInternet {
+			// Leaving for an outside address: the far end sees the
+			// source's public IP (SNAT); a service endpoint keeps the
+			// private source.
+			v.Seen.Src = last.PublicIP
+		}
 		if ic != nil {
+			v.SeenNIC = ic.NIC.ID
 			if srcIC == nil && !isPlatform(p.Src) {
 				// An outside source: the reply must return the way the request came.
 				h, ok := e.returnRoute(ic, p)

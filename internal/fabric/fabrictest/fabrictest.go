@@ -114,6 +114,10 @@ func (s *suite) echo(ep fabric.Endpoint, port uint16) net.Listener {
 					if _, err := io.WriteString(c, c.RemoteAddr().String()+" "+line); err != nil {
 						return
 					}
+					if c.LocalAddr().String() != netip.AddrPortFrom(ep.Addr, port).String() {
+						io.WriteString(c, "wrong-listener "+c.LocalAddr().String()+"\n")
+						return
+					}
 				}
 			}()
 		}
@@ -146,6 +150,13 @@ func (s *suite) roundTrip(c net.Conn, line string) string {
 // mustConnect dials and checks that the listener sees the virtual source.
 func (s *suite) mustConnect(src, dst fabric.Endpoint, port uint16) net.Conn {
 	s.t.Helper()
+	return s.mustConnectSeen(src, dst, port, src.Addr)
+}
+
+// mustConnectSeen dials and checks that the listener sees the source as
+// seen: src's address, or its public IP where the path translates it.
+func (s *suite) mustConnectSeen(src, dst fabric.Endpoint, port uint16, seen netip.Addr) net.Conn {
+	s.t.Helper()
 	c, err := s.dial(src, dst, port)
 	if err != nil {
 		s.t.Fatalf("%v -> %v:%d: %v, want a connection", src.Addr, dst.Addr, port, err)
@@ -155,11 +166,12 @@ func (s *suite) mustConnect(src, dst fabric.Endpoint, port uint16) net.Conn {
 		s.t.Errorf("RemoteAddr %s, want the virtual destination", ra)
 	}
 	got := s.roundTrip(c, "hello")
-	if want := c.LocalAddr().String() + " hello"; got != want {
+	local := c.LocalAddr().(fabric.Addr)
+	if want := netip.AddrPortFrom(seen, netip.AddrPort(local).Port()).String() + " hello"; got != want {
 		s.t.Errorf("the listener saw %q, want %q (the virtual source)", got, want)
 	}
-	if !strings.HasPrefix(got, src.Addr.String()+":") {
-		s.t.Errorf("the listener saw source %q, want %v", got, src.Addr)
+	if netip.AddrPort(local).Addr() != src.Addr {
+		s.t.Errorf("the dialer's LocalAddr %v, want %v", local, src.Addr)
 	}
 	return c
 }
@@ -176,6 +188,10 @@ func (s *suite) mustConnectAs(src, dst fabric.Endpoint, port uint16, nic fabric.
 	got := s.roundTrip(c, "hello")
 	if !strings.HasPrefix(got, src.Addr.String()+":") {
 		s.t.Errorf("the listener of %v saw %q, want the client %v", nic.Addr, got, src.Addr)
+	}
+	recs, _, _, _ := s.f.Log().Query(fabric.Filter{Addr: dst.Addr}.Matches, 0, 0)
+	if len(recs) == 0 || !strings.EqualFold(recs[len(recs)-1].DstNIC, nic.NIC) {
+		s.t.Errorf("the flow log does not name %s as the destination NIC: %+v", nic.NIC, recs)
 	}
 	return c
 }
@@ -205,7 +221,7 @@ func (s *suite) mustDeny(src, dst fabric.Endpoint, port uint16, rule string) *fa
 // dst:port with the decision and rule.
 func (s *suite) logged(src fabric.Endpoint, dst fabric.Endpoint, port uint16, decision, rule string) fabric.Record {
 	s.t.Helper()
-	recs, _ := s.f.Log().Query(fabric.Filter{Addr: dst.Addr}, 0, 0)
+	recs, _, _, _ := s.f.Log().Query(fabric.Filter{Addr: dst.Addr}.Matches, 0, 0)
 	for _, r := range recs {
 		d, _ := netip.ParseAddrPort(r.Dst)
 		sa, _ := netip.ParseAddrPort(r.Src)
@@ -223,7 +239,7 @@ func inboundAllowed(t *testing.T, s *suite) {
 	s.logged(batch, node0, 29876, "A", "securityRules/allow-batch")
 	c.Close()
 	// The end of the flow is logged with its bytes.
-	recs, _ := s.f.Log().Query(fabric.Filter{Addr: node0.Addr}, 0, 0)
+	recs, _, _, _ := s.f.Log().Query(fabric.Filter{Addr: node0.Addr}.Matches, 0, 0)
 	ended := false
 	for _, r := range recs {
 		if r.State == "E" && r.BytesSent == int64(len("hello\n")) && r.BytesReceived > 0 {
@@ -245,7 +261,7 @@ func inboundDenied(t *testing.T, s *suite) {
 		t.Errorf("refusal %+v: want the NSG and a hint", h)
 	}
 	r := s.logged(client, pip0, 29876, "D", "securityRules/deny-internet")
-	if r.Reason == "" || r.State != "D" {
+	if r.Reason == "" || r.State != "B" {
 		t.Errorf("deny record %+v: want a reason", r)
 	}
 }
@@ -253,7 +269,8 @@ func inboundDenied(t *testing.T, s *suite) {
 func outbound(t *testing.T, s *suite) {
 	s.echo(storage, 443)
 	s.echo(storage, 445)
-	s.mustConnect(node0, storage, 443)
+	// Without a service endpoint, storage sees node0's public IP (SNAT).
+	s.mustConnectSeen(node0, storage, 443, pip0.Addr)
 	s.logged(node0, storage, 443, "A", "")
 	s.mustDeny(node0, storage, 445, "deny-smb-out")
 	s.logged(node0, storage, 445, "D", "securityRules/deny-smb-out")
@@ -294,6 +311,7 @@ func routeDrops(t *testing.T, s *suite) {
 
 func appliance(t *testing.T, s *suite) {
 	s.echo(partner, 80)
+	// The appliance forwards without translating (it has no public IP).
 	s.mustConnect(node0, partner, 80)
 	// Without IP forwarding the appliance drops what is routed to it.
 	s.f.Apply(variant{noForwarding: true}.engine(t))
@@ -374,7 +392,7 @@ func forged(t *testing.T, s *suite) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for after := uint64(0); ; {
-		recs, last := s.f.Log().Query(fabric.Filter{Decision: "D"}, after, 0)
+		recs, last, _, _ := s.f.Log().Query(fabric.Filter{Decision: "D"}.Matches, after, 0)
 		for _, r := range recs {
 			if r.Dst == "10.0.0.4:29876" && r.Reason != "" {
 				return

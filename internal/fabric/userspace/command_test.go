@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestCommand: a process started with Command reaches the virtual cloud
+// (storage sees node0's public IP: no service endpoint, so SNAT)
 // through its endpoint's proxy — by address and by a platform service's
 // name — and is refused with the deciding rule where the rules say no.
 func TestCommand(t *testing.T) {
@@ -65,10 +66,10 @@ func TestCommand(t *testing.T) {
 		}
 		return string(out)
 	}
-	if got := fetch("http://198.18.1.4/x"); !strings.HasPrefix(got, "200 blob /x from 10.0.0.4:") {
+	if got := fetch("http://198.18.1.4/x"); !strings.HasPrefix(got, "200 blob /x from 198.51.100.4:") {
 		t.Errorf("by address: %q", got)
 	}
-	if got := fetch("http://mystore.blob.core.windows.net/y"); !strings.HasPrefix(got, "200 blob /y from 10.0.0.4:") {
+	if got := fetch("http://mystore.blob.core.windows.net/y"); !strings.HasPrefix(got, "200 blob /y from 198.51.100.4:") {
 		t.Errorf("by name: %q", got)
 	}
 	if got := fetch("http://198.18.1.4:445/z"); !strings.HasPrefix(got, "403 ") || !strings.Contains(got, "deny-smb-out") {

@@ -63,8 +63,10 @@ type Fabric struct {
 	handshake time.Duration
 	eng       atomic.Pointer[flow.Engine]
 
-	mu       sync.RWMutex
-	bindings map[netip.AddrPort]*binding
+	mu sync.RWMutex
+	// bindings are the listeners at each virtual address: one, or one per
+	// network interface where virtual networks overlap.
+	bindings map[netip.AddrPort][]*binding
 	names    map[string]netip.Addr
 	proxies  map[string]*egressProxy
 	closers  map[io.Closer]struct{} // listeners, exposures and live connections
@@ -101,7 +103,7 @@ func New(o Options) *Fabric {
 	return &Fabric{
 		key: o.Key, verifier: proxyproto.NewVerifier(o.Key, nil), log: o.Logger,
 		flows: fabric.NewFlowLog(o.FlowLogSize), handshake: o.HandshakeTimeout,
-		bindings: map[netip.AddrPort]*binding{}, names: map[string]netip.Addr{},
+		bindings: map[netip.AddrPort][]*binding{}, names: map[string]netip.Addr{},
 		proxies: map[string]*egressProxy{}, closers: map[io.Closer]struct{}{},
 	}
 }
@@ -117,12 +119,13 @@ func (f *Fabric) Log() *fabric.FlowLog { return f.flows }
 
 // SetName implements fabric.Fabric.
 func (f *Fabric) SetName(name string, addr netip.Addr) {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if addr.IsValid() {
-		f.names[strings.ToLower(name)] = addr
+		f.names[name] = addr
 	} else {
-		delete(f.names, strings.ToLower(name))
+		delete(f.names, name)
 	}
 }
 
@@ -172,40 +175,107 @@ func (f *Fabric) Listen(ctx context.Context, ep fabric.Endpoint, port uint16) (n
 		ln.Close()
 		return nil, net.ErrClosed
 	}
-	if _, taken := f.bindings[vaddr]; taken {
-		f.mu.Unlock()
-		ln.Close()
-		return nil, fmt.Errorf("fabric: listen on %s: address already in use", vaddr)
+	for _, o := range f.bindings[vaddr] {
+		if o.ep.NIC == "" || ep.NIC == "" || strings.EqualFold(o.ep.NIC, ep.NIC) {
+			f.mu.Unlock()
+			ln.Close()
+			return nil, fmt.Errorf("fabric: listen on %s: address already in use", vaddr)
+		}
 	}
 	b := &binding{ep: ep, vaddr: vaddr, real: real}
-	f.bindings[vaddr] = b
-	l := &listener{f: f, ln: ln, b: b, accepted: make(chan net.Conn), done: make(chan struct{})}
+	f.bindings[vaddr] = append(f.bindings[vaddr], b)
+	l := &listener{f: f, ln: ln, b: b, accepted: make(chan net.Conn, acceptBacklog), done: make(chan struct{}),
+		handshakes: make(chan struct{}, maxHandshakes)}
 	f.closers[l] = struct{}{}
 	f.mu.Unlock()
 	go l.loop()
 	return l, nil
 }
 
+// Limits of one listener, against a local process that floods its
+// loopback port: headers being read at once, admitted connections the
+// application has not accepted yet (a backlog), refusals logged per second.
+const (
+	maxHandshakes   = 256
+	acceptBacklog   = 128
+	refusalsLogged  = 10
+	acceptRetryBase = 5 * time.Millisecond
+)
+
 // listener accepts the real connections of a binding, and hands on those
-// whose header the fabric wrote.
+// whose header the fabric wrote for this address.
 type listener struct {
-	f         *Fabric
-	ln        net.Listener
-	b         *binding
-	accepted  chan net.Conn
-	done      chan struct{}
-	closeOnce sync.Once
+	f          *Fabric
+	ln         net.Listener
+	b          *binding
+	accepted   chan net.Conn
+	handshakes chan struct{} // a semaphore
+	done       chan struct{}
+	closeOnce  sync.Once
+
+	refusalMu  sync.Mutex
+	refusalSec int64 // the unix second being counted
+	refusals   int   // refusals in that second
 }
 
 func (l *listener) loop() {
+	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			l.Close()
-			return
+			if errors.Is(err, net.ErrClosed) {
+				l.Close()
+				return
+			}
+			// Out of file descriptors, say: wait and try again, as
+			// net/http does; one exhausted moment must not close the
+			// virtual listener for good.
+			backoff = min(max(2*backoff, acceptRetryBase), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-l.done:
+				return
+			}
+			continue
 		}
-		go l.handshake(c)
+		backoff = 0
+		select {
+		case l.handshakes <- struct{}{}:
+			go func() {
+				defer func() { <-l.handshakes }()
+				l.handshake(c)
+			}()
+		default:
+			c.Close() // too many headers being read at once
+			l.refuse(c, "too many connections are being set up at once")
+		}
 	}
+}
+
+// refuse logs a refused loopback connection: at most refusalsLogged a
+// second per listener, then one record saying how many more there were.
+func (l *listener) refuse(c net.Conn, why string) {
+	now := time.Now()
+	l.refusalMu.Lock()
+	if s := now.Unix(); s != l.refusalSec {
+		if extra := l.refusals - refusalsLogged; extra > 0 {
+			l.f.flows.Append(fabric.Record{Time: now, Proto: "T", Src: "127.0.0.1", Dst: l.b.vaddr.String(), DstNIC: l.b.ep.NIC,
+				Decision: "D", State: "B", Stage: "fabric", Reason: fmt.Sprintf("%d more refused loopback connections in the second before", extra)})
+		}
+		l.refusalSec, l.refusals = s, 0
+	}
+	l.refusals++
+	log := l.refusals <= refusalsLogged
+	l.refusalMu.Unlock()
+	if !log {
+		return
+	}
+	l.f.flows.Append(fabric.Record{
+		Time: now, Proto: "T", Src: c.RemoteAddr().String(), Dst: l.b.vaddr.String(), DstNIC: l.b.ep.NIC,
+		Decision: "D", State: "B", Stage: "fabric",
+		Reason: fmt.Sprintf("a loopback connection to %s was refused: %s; only connections the fabric decided may reach a virtual endpoint", l.b.vaddr, why),
+	})
+	l.f.log.Warn("fabric: refused a connection that bypassed the fabric", "virtual", l.b.vaddr, "from", c.RemoteAddr(), "reason", why)
 }
 
 // handshake reads and checks a connection's header. A connection without
@@ -213,14 +283,15 @@ func (l *listener) loop() {
 func (l *listener) handshake(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(l.f.handshake))
 	h, err := l.f.verifier.Read(c)
+	if err == nil && h.Dst != l.b.vaddr {
+		// Signed for another address: a connection decided for X must
+		// never be delivered to Y (a loopback port reused by a new
+		// listener between a decision and its connection).
+		err = fmt.Errorf("its header is for %s", h.Dst)
+	}
 	if err != nil {
 		c.Close()
-		l.f.flows.Append(fabric.Record{
-			Time: time.Now(), Proto: "T", Src: c.RemoteAddr().String(), Dst: l.b.vaddr.String(), DstNIC: l.b.ep.NIC,
-			Decision: "D", State: "D", Stage: "fabric",
-			Reason: fmt.Sprintf("a loopback connection to %s without a valid fabric header was refused (%v): only connections the fabric decided may reach a virtual endpoint", l.b.vaddr, err),
-		})
-		l.f.log.Warn("fabric: refused a connection that bypassed the fabric", "virtual", l.b.vaddr, "from", c.RemoteAddr(), "error", err)
+		l.refuse(c, fmt.Sprintf("no valid fabric header (%v)", err))
 		return
 	}
 	c.SetReadDeadline(time.Time{})
@@ -229,6 +300,9 @@ func (l *listener) handshake(c net.Conn) {
 	case l.accepted <- vc:
 	case <-l.done:
 		c.Close()
+	default:
+		c.Close() // the application is not accepting: a full backlog
+		l.refuse(c, "the listener's backlog is full")
 	}
 }
 
@@ -244,13 +318,30 @@ func (l *listener) Accept() (net.Conn, error) {
 func (l *listener) Close() error {
 	l.closeOnce.Do(func() {
 		l.f.mu.Lock()
-		if l.f.bindings[l.b.vaddr] == l.b {
+		bs := l.f.bindings[l.b.vaddr]
+		for i, b := range bs {
+			if b == l.b {
+				bs = append(bs[:i:i], bs[i+1:]...)
+				break
+			}
+		}
+		if len(bs) == 0 {
 			delete(l.f.bindings, l.b.vaddr)
+		} else {
+			l.f.bindings[l.b.vaddr] = bs
 		}
 		delete(l.f.closers, l)
 		l.f.mu.Unlock()
 		l.ln.Close()
 		close(l.done)
+		for {
+			select {
+			case c := <-l.accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
 	})
 	return nil
 }
@@ -262,11 +353,11 @@ func (l *listener) Addr() net.Addr { return fabric.Addr(l.b.vaddr) }
 func (f *Fabric) RealAddr(vaddr netip.AddrPort) (netip.AddrPort, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	b, ok := f.bindings[vaddr]
-	if !ok {
+	bs := f.bindings[vaddr]
+	if len(bs) == 0 {
 		return netip.AddrPort{}, false
 	}
-	return b.real, true
+	return bs[0].real, true
 }
 
 // ephemeral returns the next ephemeral port of a source address.
@@ -287,15 +378,24 @@ func (f *Fabric) ephemeral(a netip.Addr) uint16 {
 func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPort) (net.Conn, error) {
 	eng := f.eng.Load()
 	if eng == nil {
-		return nil, ErrNoEngine
+		return nil, &fabric.Unresolved{Err: ErrNoEngine}
 	}
+	// The destination as the engine should see it: the endpoint listening
+	// there when there is exactly one (a platform service with its
+	// firewall, or a NIC reached from outside by its private address, as
+	// Batch management reaches nodes); else the bare address, which the
+	// engine delivers within the source's network.
 	f.mu.RLock()
-	b := f.bindings[dst]
-	f.mu.RUnlock()
-	dstEp := fabric.Endpoint{Addr: dst.Addr()}
-	if b != nil {
-		dstEp = b.ep
+	if bs := f.bindings[dst]; len(bs) == 1 {
+		dstEp := bs[0].ep
+		f.mu.RUnlock()
+		return f.dial(ctx, eng, src, dstEp, dst)
 	}
+	f.mu.RUnlock()
+	return f.dial(ctx, eng, src, fabric.Endpoint{Addr: dst.Addr()}, dst)
+}
+
+func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.Endpoint, dst netip.AddrPort) (net.Conn, error) {
 	srcAddr := src.Addr
 	if !srcAddr.IsValid() && src.NIC != "" {
 		if n, err := eng.NIC(src.NIC); err == nil && len(n.IPConfigs) > 0 {
@@ -305,7 +405,14 @@ func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPo
 	sport := f.ephemeral(srcAddr)
 	v, err := eng.Path(src.FlowEndpoint(), dstEp.FlowEndpoint(), network.ProtoTCP, sport, dst.Port())
 	if err != nil {
-		return nil, fmt.Errorf("fabric: deciding %s -> %s: %w", netip.AddrPortFrom(srcAddr, sport), dst, err)
+		// Not a rule's refusal: an endpoint the network does not know.
+		from := src.NIC
+		if from == "" {
+			from = srcAddr.String()
+		}
+		f.flows.Append(fabric.Record{Time: time.Now(), Proto: "T", Src: from, Dst: dst.String(), SrcNIC: src.NIC, DstNIC: dstEp.NIC,
+			Decision: "D", State: "B", Stage: "decision", Reason: err.Error()})
+		return nil, &fabric.Unresolved{Err: fmt.Errorf("fabric: %s -> %s: %w", from, dst, err)}
 	}
 	src.Addr = v.Packet.Src
 	rec := fabric.RecordOf(src, sport, dstEp, dst.Port(), &v)
@@ -314,39 +421,45 @@ func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPo
 		f.flows.Append(rec)
 		return nil, &fabric.Denied{Src: from, Dst: dst, Verdict: v}
 	}
-	// The listener sees the packet as delivered: a public IP translated to
-	// its NIC's private address, a source leaving through its public IP.
+	// The listener of the packet as delivered: a public IP translated to
+	// its NIC's private address, on that very NIC where networks overlap.
 	seen := netip.AddrPortFrom(v.Seen.Dst, dst.Port())
-	if b == nil {
-		f.mu.RLock()
-		b = f.bindings[seen]
-		f.mu.RUnlock()
-		if b != nil {
-			rec.DstNIC = b.ep.NIC
+	var b *binding
+	f.mu.RLock()
+	for _, c := range f.bindings[seen] {
+		if c.ep.NIC == "" && v.SeenNIC == "" || c.ep.NIC != "" && network.SameID(c.ep.NIC, v.SeenNIC) {
+			b = c
 		}
 	}
-	if b == nil {
-		rec.State, rec.Reason = "E", fmt.Sprintf("allowed, but nothing listens at %s", dst)
+	f.mu.RUnlock()
+	if b != nil {
+		rec.DstNIC = b.ep.NIC
+	}
+	refused := func(why string) error {
 		f.flows.Append(rec)
-		return nil, &fabric.Refused{Src: from, Dst: dst}
+		end := rec
+		end.Time, end.State, end.Reason = time.Now(), "E", why
+		f.flows.Append(end)
+		return &fabric.Refused{Src: from, Dst: dst}
+	}
+	if b == nil {
+		return nil, refused(fmt.Sprintf("allowed, but nothing listens at %s", seen))
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", b.real.String())
 	if err != nil {
-		rec.State, rec.Reason = "E", fmt.Sprintf("allowed, but the listener at %s is gone", dst)
-		f.flows.Append(rec)
-		return nil, &fabric.Refused{Src: from, Dst: dst}
+		return nil, refused(fmt.Sprintf("allowed, but the listener at %s is gone", seen))
 	}
 	if err := proxyproto.Write(c, proxyproto.Header{Src: netip.AddrPortFrom(v.Seen.Src, sport), Dst: seen}, f.key); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("fabric: starting %s -> %s: %w", from, dst, err)
 	}
-	f.flows.Append(rec)
 	vc := &conn{Conn: c, local: fabric.Addr(from), remote: fabric.Addr(dst), f: f, rec: rec}
 	if !f.track(vc) {
 		c.Close()
 		return nil, net.ErrClosed
 	}
+	f.flows.Append(rec)
 	return vc, nil
 }
 
@@ -400,44 +513,84 @@ func (c *conn) Close() error {
 }
 
 // Expose implements fabric.Fabric: a listener whose admitted connections
-// are spliced to target.
+// are spliced to target, until the returned Closer is closed (which also
+// ends the connections it is carrying). ctx bounds only the setting up.
 func (f *Fabric) Expose(ctx context.Context, ep fabric.Endpoint, port uint16, target netip.AddrPort) (fabric.Closer, error) {
 	ln, err := f.Listen(ctx, ep, port)
 	if err != nil {
 		return nil, err
 	}
+	x := &exposure{ln: ln, conns: map[net.Conn]struct{}{}}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				var d net.Dialer
-				t, err := d.DialContext(ctx, "tcp", target.String())
-				if err != nil {
-					f.log.Warn("fabric: exposed endpoint does not answer", "virtual", ln.Addr(), "target", target, "error", err)
-					return
-				}
-				defer t.Close()
-				splice(c, t)
-			}()
+			go x.serve(c, target, f.log)
 		}
 	}()
-	return ln, nil
+	return x, nil
 }
 
-// splice copies both ways until both directions end.
+// exposure is a virtual port served by forwarding to a real one.
+type exposure struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (x *exposure) serve(c net.Conn, target netip.AddrPort, log *slog.Logger) {
+	defer c.Close()
+	t, err := net.Dial("tcp", target.String())
+	if err != nil {
+		log.Warn("fabric: exposed endpoint does not answer", "virtual", x.ln.Addr(), "target", target, "error", err)
+		return
+	}
+	defer t.Close()
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return
+	}
+	x.conns[c], x.conns[t] = struct{}{}, struct{}{}
+	x.mu.Unlock()
+	splice(c, t)
+	x.mu.Lock()
+	delete(x.conns, c)
+	delete(x.conns, t)
+	x.mu.Unlock()
+}
+
+func (x *exposure) Close() error {
+	err := x.ln.Close()
+	x.mu.Lock()
+	x.closed = true
+	for c := range x.conns {
+		c.Close()
+	}
+	x.mu.Unlock()
+	return err
+}
+
+// splice copies both ways; when one direction ends it half-closes the
+// other side, and when a copy fails it closes both.
 func splice(a, b net.Conn) {
 	done := make(chan struct{})
+	cp := func(dst, src net.Conn) {
+		if _, err := io.Copy(dst, src); err != nil {
+			a.Close()
+			b.Close()
+			return
+		}
+		closeWrite(dst)
+	}
 	go func() {
-		io.Copy(b, a)
-		closeWrite(b)
+		cp(b, a)
 		close(done)
 	}()
-	io.Copy(a, b)
-	closeWrite(a)
+	cp(a, b)
 	<-done
 }
 
@@ -447,23 +600,22 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-// proxyEnv are the variables that point a process at its egress proxy.
-var proxyEnv = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"}
-
-// Command implements fabric.Fabric: the process's HTTP_PROXY, HTTPS_PROXY
-// and ALL_PROXY (and their lower-case forms) point at ep's egress proxy;
-// NO_PROXY is cleared so that nothing skips it; VNETML_ADDRESS is ep's
-// virtual address.
+// Command implements fabric.Fabric: the process gets a small environment
+// — the server's PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR,
+// TERM and SYSTEMROOT, never its secrets — plus HTTP_PROXY, HTTPS_PROXY and
+// ALL_PROXY (and their lower-case forms) pointing at ep's egress proxy,
+// an empty NO_PROXY so that nothing skips it, and VNETML_ADDRESS, ep's
+// virtual address. The caller appends what the process needs.
 func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, args ...string) (*exec.Cmd, error) {
 	p, err := f.proxyFor(ep)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
-	env := make([]string, 0, len(os.Environ())+len(proxyEnv)+1)
+	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if !isProxyVar(k) {
+		if inheritable(k) {
 			env = append(env, kv)
 		}
 	}
@@ -475,13 +627,14 @@ func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, a
 	return cmd, nil
 }
 
-func isProxyVar(k string) bool {
-	for _, p := range proxyEnv {
-		if k == p {
-			return true
-		}
+// inheritable reports whether a confined process gets the server's value
+// of an environment variable.
+func inheritable(k string) bool {
+	switch k {
+	case "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "TERM", "SYSTEMROOT":
+		return true
 	}
-	return k == "VNETML_ADDRESS"
+	return strings.HasPrefix(k, "LC_")
 }
 
 // proxyFor returns ep's egress proxy, starting it on first use.
