@@ -29,6 +29,9 @@ var forbidden = map[string][]string{
 	"internal/apiserver": {module + "internal/cli", module + "internal/daemon", module + "internal/client"},
 	"internal/auth":      {"net/http", module + "internal/apiserver", module + "internal/cli", module + "internal/flow"},
 	"internal/manifest":  {"net/http", "os", module + "internal/apiserver", module + "internal/store", module + "internal/client"},
+	// The workspace data planes know the store, not the server around them.
+	"internal/keyvault":  {module + "internal/apiserver", module + "internal/cli", module + "internal/daemon", module + "internal/client"},
+	"internal/blobstore": {module + "internal/apiserver", module + "internal/cli", module + "internal/daemon", module + "internal/client", module + "internal/store"},
 	// The data plane knows the engine, not the control plane.
 	"internal/fabric": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
 		module + "internal/daemon", module + "internal/client", module + "internal/auth"},
