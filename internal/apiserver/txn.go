@@ -134,16 +134,12 @@ func (t *txn) del(key string) {
 	})
 	slices.Sort(keys)
 	for _, k := range keys {
-		e := t.get(k)
-		if _, ok := t.puts[k]; ok {
-			delete(t.puts, k)
-		}
+		// Something created and deleted in this transaction is simply
+		// forgotten: commit writes only keys in puts or dels.
+		delete(t.puts, k)
 		if base, ok := t.s.world.byKey[k]; ok {
 			t.dels[k] = base
 			t.order = append(t.order, k)
-		} else if e != nil {
-			// created and deleted in this transaction: nothing to write
-			t.order = slices.DeleteFunc(t.order, func(x string) bool { return x == k })
 		}
 	}
 }
