@@ -44,6 +44,7 @@ package egress
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,9 @@ type Proxy struct {
 	dial    Dialer
 	resolve Resolver
 	log     *slog.Logger
+	// user and pass, when user is set, are the credentials every client
+	// must present (RequireCredentials).
+	user, pass string
 
 	closed context.Context // done once Close is called
 	close  context.CancelFunc
@@ -128,6 +132,20 @@ func New(dial Dialer, resolve Resolver, log *slog.Logger) *Proxy {
 		headTimeout: defaultHeadTimeout, dialTimeout: defaultDialTimeout,
 		maxHeadBytes: defaultMaxHeadBytes, lingerTimeout: defaultLingerTimeout,
 	}
+}
+
+// RequireCredentials makes the proxy serve only clients that present user
+// and password: HTTP's Proxy-Authorization (Basic), SOCKS5's
+// username/password method (RFC 1929). Without it, any process that can
+// reach the proxy's port is served. Call it before Serve.
+func (p *Proxy) RequireCredentials(user, password string) { p.user, p.pass = user, password }
+
+// authorized reports whether a client's credentials are the proxy's, in
+// constant time.
+func (p *Proxy) authorized(user, pass string) bool {
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(p.user))
+	w := subtle.ConstantTimeCompare([]byte(pass), []byte(p.pass))
+	return u&w == 1
 }
 
 // Serve accepts connections on ln until it is closed or ctx is done, and
@@ -277,6 +295,7 @@ type refusal struct {
 	status int
 	reply  byte
 	denied bool // refused by the network rules: X-Vnetml-Denied: 1
+	authn  bool // credentials missing or wrong: Proxy-Authenticate
 	msg    string
 }
 

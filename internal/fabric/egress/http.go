@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,14 @@ func (c *conn) serveHTTP() {
 			c.refuseHTTP(req.RequestURI, &refusal{status: http.StatusHTTPVersionNotSupported,
 				msg: "vnetml egress: the proxy speaks HTTP/1.x, not " + req.Proto})
 			return
+		}
+		if c.p.user != "" {
+			u, pw, ok := parseBasic(req.Header.Get("Proxy-Authorization"))
+			if !ok || !c.p.authorized(u, pw) {
+				c.refuseHTTP(req.RequestURI, &refusal{status: http.StatusProxyAuthRequired, authn: true,
+					msg: "vnetml egress: this proxy serves only the process it was started for (its credentials are in that process's HTTP_PROXY)"})
+				return
+			}
 		}
 		if req.Method == http.MethodConnect {
 			c.serveConnect(req)
@@ -546,6 +555,9 @@ func (c *conn) refuseHTTP(target string, r *refusal) {
 	if r.denied {
 		c.bw.WriteString("X-Vnetml-Denied: 1\r\n")
 	}
+	if r.authn {
+		c.bw.WriteString("Proxy-Authenticate: Basic realm=\"vnetml egress\"\r\n")
+	}
 	fmt.Fprintf(c.bw, "Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	c.bw.Flush()
 	c.p.logRefusal(c.ctx, "http", c.c.RemoteAddr(), target, r)
@@ -612,4 +624,17 @@ func (c *countConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.written.Add(int64(n))
 	return n, err
+}
+
+// parseBasic decodes "Basic base64(user:password)".
+func parseBasic(h string) (user, pass string, ok bool) {
+	scheme, cred, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
 }

@@ -44,15 +44,21 @@ func (c *conn) serveSOCKS() {
 	if _, err := io.ReadFull(c.br, methods); err != nil {
 		return
 	}
-	if !bytes.Contains(methods, []byte{socksNoAuth}) {
+	if c.p.user != "" {
+		if !c.socksLogin(methods) {
+			return
+		}
+	} else if !bytes.Contains(methods, []byte{socksNoAuth}) {
 		c.c.Write([]byte{socksVersion, socksNoAcceptable})
 		c.p.logRefusal(c.ctx, "socks5", c.c.RemoteAddr(), "", &refusal{reply: socksNoAcceptable,
 			msg: "vnetml egress: the client offers no authentication method the proxy accepts (only none, 0x00)"})
 		c.lingerClose()
 		return
 	}
-	if _, err := c.c.Write([]byte{socksVersion, socksNoAuth}); err != nil {
-		return
+	if c.p.user == "" {
+		if _, err := c.c.Write([]byte{socksVersion, socksNoAuth}); err != nil {
+			return
+		}
 	}
 
 	var req [4]byte // VER CMD RSV ATYP
@@ -139,4 +145,46 @@ func (c *conn) refuseSOCKS(target string, r *refusal) {
 	c.c.Write(socksReply(r.reply))
 	c.p.logRefusal(c.ctx, "socks5", c.c.RemoteAddr(), target, r)
 	c.lingerClose()
+}
+
+// socksLogin runs the username/password method (RFC 1929) when the proxy
+// requires credentials; false when the client did not log in (it has been
+// answered and the connection is to be closed).
+func (c *conn) socksLogin(methods []byte) bool {
+	const userPass, authVersion = 0x02, 0x01
+	if !bytes.Contains(methods, []byte{userPass}) {
+		c.c.Write([]byte{socksVersion, socksNoAcceptable})
+		c.p.logRefusal(c.ctx, "socks5", c.c.RemoteAddr(), "", &refusal{reply: socksNoAcceptable, authn: true,
+			msg: "vnetml egress: this proxy requires the username/password method (0x02)"})
+		c.lingerClose()
+		return false
+	}
+	if _, err := c.c.Write([]byte{socksVersion, userPass}); err != nil {
+		return false
+	}
+	var hdr [2]byte // VER ULEN
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil || hdr[0] != authVersion {
+		return false
+	}
+	user := make([]byte, hdr[1])
+	if _, err := io.ReadFull(c.br, user); err != nil {
+		return false
+	}
+	var plen [1]byte
+	if _, err := io.ReadFull(c.br, plen[:]); err != nil {
+		return false
+	}
+	pass := make([]byte, plen[0])
+	if _, err := io.ReadFull(c.br, pass); err != nil {
+		return false
+	}
+	if !c.p.authorized(string(user), string(pass)) {
+		c.c.Write([]byte{authVersion, 0x01})
+		c.p.logRefusal(c.ctx, "socks5", c.c.RemoteAddr(), "", &refusal{reply: 0x01, authn: true,
+			msg: "vnetml egress: wrong proxy credentials"})
+		c.lingerClose()
+		return false
+	}
+	_, err := c.c.Write([]byte{authVersion, 0x00})
+	return err == nil
 }

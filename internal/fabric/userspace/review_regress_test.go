@@ -144,7 +144,25 @@ func TestReviewCommandEnvironment(t *testing.T) {
 	if strings.Contains(env, "vnm_secret") || strings.Contains(env, "VNETML_MASTER_KEY") {
 		t.Errorf("the confined environment holds the server's secrets:\n%s", env)
 	}
-	if !strings.Contains(env, "HTTP_PROXY=http://127.0.0.1:") || (os.Getenv("PATH") != "" && !strings.Contains(env, "PATH=")) {
+	if !strings.Contains(env, "HTTP_PROXY=http://vnetml:") || (os.Getenv("PATH") != "" && !strings.Contains(env, "PATH=")) {
 		t.Errorf("the confined environment lacks its proxy or PATH:\n%s", env)
+	}
+	// Another local process, without the credentials, is not served.
+	var proxyAddr string
+	for _, kv := range cmd.Env {
+		if v, ok := strings.CutPrefix(kv, "HTTP_PROXY=http://"); ok {
+			_, proxyAddr, _ = strings.Cut(v, "@")
+		}
+	}
+	c, err := net.Dial("tcp", proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "CONNECT 198.18.1.4:443 HTTP/1.1\r\nHost: 198.18.1.4:443\r\n\r\n")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 407") {
+		t.Errorf("a CONNECT without credentials got %q, want 407", line)
 	}
 }

@@ -18,11 +18,12 @@ package userspace
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -87,6 +88,9 @@ type binding struct {
 type egressProxy struct {
 	proxy *egress.Proxy
 	addr  string
+	// secret is the proxy's password: only the processes it is handed to
+	// (in their proxy URLs) are served.
+	secret string
 }
 
 // New returns a fabric. It decides nothing until Apply gives it an engine.
@@ -368,7 +372,7 @@ func (f *Fabric) ephemeral(a netip.Addr) uint16 {
 	const first, count = 49152, 65536 - 49152
 	if n == 1 {
 		// Start each source somewhere random, as kernels do.
-		ctr.Add(uint32(rand.IntN(count)))
+		ctr.Add(uint32(mrand.IntN(count)))
 		n = ctr.Load()
 	}
 	return uint16(first + n%count)
@@ -619,7 +623,8 @@ func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, a
 			env = append(env, kv)
 		}
 	}
-	httpProxy, socks := "http://"+p.addr, "socks5h://"+p.addr
+	cred := "vnetml:" + p.secret + "@"
+	httpProxy, socks := "http://"+cred+p.addr, "socks5h://"+cred+p.addr
 	env = append(env, "HTTP_PROXY="+httpProxy, "HTTPS_PROXY="+httpProxy, "ALL_PROXY="+socks,
 		"http_proxy="+httpProxy, "https_proxy="+httpProxy, "all_proxy="+socks, "NO_PROXY=", "no_proxy=",
 		"VNETML_ADDRESS="+ep.Addr.String())
@@ -655,8 +660,10 @@ func (f *Fabric) proxyFor(ep fabric.Endpoint) (*egressProxy, error) {
 	px := egress.New(func(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
 		return f.Dial(ctx, ep, dst)
 	}, f.Resolve, f.log)
+	secret := rand.Text()
+	px.RequireCredentials("vnetml", secret)
 	go px.Serve(context.Background(), ln)
-	p := &egressProxy{proxy: px, addr: ln.Addr().String()}
+	p := &egressProxy{proxy: px, addr: ln.Addr().String(), secret: secret}
 	f.proxies[key] = p
 	f.closers[px] = struct{}{}
 	return p, nil
