@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -68,8 +69,94 @@ func (t *txn) allocate(obj, old any) error {
 	case *network.PublicIPAddress:
 		prev, _ := old.(*network.PublicIPAddress)
 		return t.allocatePublicIP(o, prev)
+	case *network.StorageAccount:
+		if !storageNameRE.MatchString(o.Name) {
+			return armerror.New("AccountNameInvalid", "name",
+				"%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", o.Name)
+		}
+		if err := t.uniqueName(o.ID, o.Name, network.TypeStorageAccount, "StorageAccountAlreadyTaken",
+			"The storage account named %s is already taken (%s): account names are global, as their host names are."); err != nil {
+			return err
+		}
+		return t.serviceAddress(&o.Properties.VirtualAddress, "Storage", o.Location, o.ID)
+	case *network.KeyVault:
+		if !vaultNameRE.MatchString(o.Name) || strings.Contains(o.Name, "--") {
+			return armerror.New("VaultNameNotValid", "name",
+				"The vault name '%s' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.", o.Name)
+		}
+		if err := t.uniqueName(o.ID, o.Name, network.TypeKeyVault, "VaultAlreadyExists",
+			"The vault name '%s' is already in use (%s): vault names are global, as their host names are."); err != nil {
+			return err
+		}
+		return t.serviceAddress(&o.Properties.VirtualAddress, "AzureKeyVault", o.Location, o.ID)
 	}
 	return nil
+}
+
+// Azure's naming rules of storage accounts and key vaults.
+var (
+	storageNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+	vaultNameRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$`)
+)
+
+// uniqueName refuses a second resource of a type with the same name in the
+// whole deployment (storage accounts and vaults: their names are host
+// names).
+func (t *txn) uniqueName(id, name, typ, code, format string) error {
+	var taken string
+	t.each(func(e *entry) {
+		if strings.EqualFold(e.id.Type, typ) && !strings.EqualFold(e.id.ID, id) && strings.EqualFold(lastSegment(e.id.ID), name) {
+			taken = e.id.ID
+		}
+	})
+	if taken != "" {
+		return armerror.New(code, "name", format, name, taken)
+	}
+	return nil
+}
+
+// serviceAddress gives a platform service (a storage account, a key vault)
+// its address in the virtual cloud: the lowest free address of its
+// region's service tag (family.<Region>), from the fourth on, kept once
+// given.
+func (t *txn) serviceAddress(addr *string, family, loc, self string) error {
+	if *addr != "" {
+		return nil
+	}
+	tag, ok := t.s.tags.Lookup(family + "." + loc)
+	if !ok || len(tag.V4) == 0 {
+		return armerror.New(codeInvalidLocation, "location",
+			"The service tags in use have no %s.<region> tag for %s, so vnetml has no address for the resource there; use a region the tag file covers (the built-in local cloud: eastus, westus2, westeurope).", family, loc)
+	}
+	used := map[netip.Addr]bool{}
+	t.each(func(e *entry) {
+		if network.SameID(e.id.ID, self) {
+			return
+		}
+		var a string
+		switch o := e.obj.(type) {
+		case *network.StorageAccount:
+			a = o.Properties.VirtualAddress
+		case *network.KeyVault:
+			a = o.Properties.VirtualAddress
+		}
+		if p, err := netip.ParseAddr(a); err == nil {
+			used[p] = true
+		}
+	})
+	for _, p := range tag.V4 {
+		a := p.Masked().Addr()
+		for range 4 {
+			a = a.Next()
+		}
+		for ; p.Contains(a); a = a.Next() {
+			if !used[a] && a != lastOf(p) {
+				*addr = a.String()
+				return nil
+			}
+		}
+	}
+	return armerror.New("ServiceAddressesExhausted", "location", "Every address of the %s service tag is taken.", tag.Name)
 }
 
 // privateAddress fills a dynamic private address: the one held before

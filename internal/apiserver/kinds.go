@@ -301,6 +301,38 @@ func keepPeeringStates(v, old *network.VirtualNetwork) {
 	}
 }
 
+// Workspace service kinds: the parts of Microsoft.Storage/storageAccounts
+// and Microsoft.KeyVault/vaults that the network model owns (their
+// firewalls); their data planes come with workspaces.
+var (
+	storageNet = netKindOf("storageAccounts", quotaStorageAccounts,
+		func(a *network.StorageAccount) *network.Meta { return &a.Meta },
+		func(a, old *network.StorageAccount) {
+			a.Properties.ProvisioningState = succeeded
+			a.Properties.VirtualAddress = ""
+			if old != nil {
+				a.Properties.VirtualAddress = old.Properties.VirtualAddress
+			}
+			a.Properties.PrimaryEndpoints = &network.StorageEndpoints{
+				Blob: "https://" + a.Name + ".blob.core.windows.net/",
+				File: "https://" + a.Name + ".file.core.windows.net/",
+			}
+			if a.Kind == "" {
+				a.Kind = "StorageV2"
+			}
+		})
+	keyVaultNet = netKindOf("keyVaults", "",
+		func(v *network.KeyVault) *network.Meta { return &v.Meta },
+		func(v, old *network.KeyVault) {
+			v.Properties.ProvisioningState = succeeded
+			v.Properties.VirtualAddress = ""
+			if old != nil {
+				v.Properties.VirtualAddress = old.Properties.VirtualAddress
+			}
+			v.Properties.VaultURI = "https://" + v.Name + ".vault.azure.net/"
+		})
+)
+
 func guidOf[T any](old *T, get func(*T) string) string {
 	if old == nil {
 		return ""
@@ -342,6 +374,7 @@ func (s *Server) buildKinds() {
 		network.TypeRouteTable: routeTableNet, network.TypeApplicationSecurityGrp: asgNet,
 		network.TypeNetworkInterface: nicNet, network.TypePublicIPAddress: publicIPNet,
 		network.TypeLoadBalancer: loadBalancerNet,
+		network.TypeStorageAccount: storageNet, network.TypeKeyVault: keyVaultNet,
 	} {
 		k := &kind{name: nk.collection, typ: typ, net: nk}
 		k.methods = map[string]route{

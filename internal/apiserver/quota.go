@@ -28,6 +28,7 @@ const (
 	quotaNICs            = "NetworkInterfaces"
 	quotaASGs            = "ApplicationSecurityGroups"
 	quotaSubnetsPerVNet  = "SubnetsPerVirtualNetwork"
+	quotaStorageAccounts = "StorageAccounts"
 )
 
 // DefaultQuotas returns Azure's default network limits (spec §10; the
@@ -44,6 +45,7 @@ func DefaultQuotas() Quotas {
 		quotaNICs:            65536,
 		quotaASGs:            3000,
 		quotaSubnetsPerVNet:  3000,
+		quotaStorageAccounts: 250,
 	}
 }
 

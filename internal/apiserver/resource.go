@@ -180,6 +180,14 @@ func normalizeObj(obj any) {
 		s.LoadBalancers = []network.LoadBalancer{*o}
 		s.Normalize()
 		*o = s.LoadBalancers[0]
+	case *network.StorageAccount:
+		s.StorageAccounts = []network.StorageAccount{*o}
+		s.Normalize()
+		*o = s.StorageAccounts[0]
+	case *network.KeyVault:
+		s.KeyVaults = []network.KeyVault{*o}
+		s.Normalize()
+		*o = s.KeyVaults[0]
 	}
 }
 

@@ -150,7 +150,8 @@ func (s *Server) route(method string, t target) (route, error) {
 func unsupportedType(typ string) error {
 	return armerror.New(codeTypeMismatch, "", "The resource type %q is not served by vnetml; it serves subscriptions, resourceGroups, "+
 		"Microsoft.Network virtualNetworks (subnets), networkSecurityGroups (securityRules), routeTables (routes), networkInterfaces, "+
-		"publicIPAddresses, loadBalancers, applicationSecurityGroups and networkWatchers, and Microsoft.Authorization/locks.", typ)
+		"publicIPAddresses, loadBalancers, applicationSecurityGroups and networkWatchers, Microsoft.Storage/storageAccounts, "+
+		"Microsoft.KeyVault/vaults, and Microsoft.Authorization/locks.", typ)
 }
 
 func methodNotAllowed(method, typ string, methods map[string]route) error {

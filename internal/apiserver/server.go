@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,8 @@ type Server struct {
 	log     *slog.Logger
 	quotas  Quotas
 	pool    netip.Prefix
-	fab     fabric.Fabric // nil: no data plane
+	fab     fabric.Fabric         // nil: no data plane
+	names   map[string]netip.Addr // host names registered in fab; owned by compile
 	metrics *metrics
 	kinds   map[string]*kind
 	handler http.Handler
@@ -237,6 +239,7 @@ func (s *Server) compile(v *view) {
 	}
 	if s.fab != nil {
 		s.fab.Apply(eng)
+		s.syncNames(v.snap)
 	}
 	s.engMu.Lock()
 	s.eng.Store(&compiled{rev: v.rev, eng: eng})
@@ -286,4 +289,34 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.engine()
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "revision": s.view.Load().rev, "engineRevision": c.rev})
+}
+
+// syncNames makes the fabric resolve the host names of the storage
+// accounts and key vaults of snap (blob, file, vault endpoints) to their
+// virtual addresses, and forget those of the ones gone. Only compile calls
+// it, one at a time.
+func (s *Server) syncNames(snap *network.Snapshot) {
+	want := map[string]netip.Addr{}
+	for _, a := range snap.StorageAccounts {
+		if addr, err := netip.ParseAddr(a.Properties.VirtualAddress); err == nil {
+			want[strings.ToLower(a.Name)+".blob.core.windows.net"] = addr
+			want[strings.ToLower(a.Name)+".file.core.windows.net"] = addr
+		}
+	}
+	for _, v := range snap.KeyVaults {
+		if addr, err := netip.ParseAddr(v.Properties.VirtualAddress); err == nil {
+			want[strings.ToLower(v.Name)+".vault.azure.net"] = addr
+		}
+	}
+	for name := range s.names {
+		if _, ok := want[name]; !ok {
+			s.fab.SetName(name, netip.Addr{})
+		}
+	}
+	for name, addr := range want {
+		if s.names[name] != addr {
+			s.fab.SetName(name, addr)
+		}
+	}
+	s.names = want
 }

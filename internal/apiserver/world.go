@@ -89,6 +89,10 @@ func snapshotOf(entries map[string]*entry) *network.Snapshot {
 			snap.PublicIPAddresses = append(snap.PublicIPAddresses, *o)
 		case *network.LoadBalancer:
 			snap.LoadBalancers = append(snap.LoadBalancers, *o)
+		case *network.StorageAccount:
+			snap.StorageAccounts = append(snap.StorageAccounts, *o)
+		case *network.KeyVault:
+			snap.KeyVaults = append(snap.KeyVaults, *o)
 		}
 	}
 	return snap

@@ -115,6 +115,14 @@ var (
 	asgType = &resourceType{name: "asg", noun: "application security group", plural: "application security groups",
 		aliases: []string{"asgs", "applicationsecuritygroup", "applicationsecuritygroups"}, armType: network.TypeApplicationSecurityGrp, scope: scopeGroup,
 		columns: []column{nameCol, groupCol, locationCol, stateCol}}
+	storageType = &resourceType{name: "storageaccount", noun: "storage account", plural: "storage accounts",
+		aliases: []string{"storageaccounts", "storage", "sa"}, armType: network.TypeStorageAccount, scope: scopeGroup,
+		columns: []column{nameCol, groupCol, locationCol, {"Address", docField("properties.virtualAddress")},
+			{"DefaultAction", docField("properties.networkAcls.defaultAction")}, {"Bypass", docField("properties.networkAcls.bypass")}, stateCol}}
+	keyVaultType = &resourceType{name: "keyvault", noun: "key vault", plural: "key vaults",
+		aliases: []string{"keyvaults", "vault", "vaults", "kv"}, armType: network.TypeKeyVault, scope: scopeGroup,
+		columns: []column{nameCol, groupCol, locationCol, {"Address", docField("properties.virtualAddress")},
+			{"DefaultAction", docField("properties.networkAcls.defaultAction")}, {"Bypass", docField("properties.networkAcls.bypass")}, stateCol}}
 	watcherType = &resourceType{name: "watcher", noun: "network watcher", plural: "network watchers",
 		aliases: []string{"watchers", "networkwatcher", "networkwatchers"}, armType: armWatcher, scope: scopeGroup,
 		columns: []column{nameCol, groupCol, locationCol, stateCol}}
@@ -127,7 +135,7 @@ var (
 			{"ExpiresOn", docField("properties.expiresOn")}, {"CreatedBy", docField("properties.createdBy")}, {"Description", docField("properties.description")}}}
 
 	resourceTypes = []*resourceType{subscriptionType, groupType, vnetType, subnetType, nsgType, ruleType, routeTableType, routeType,
-		nicType, publicIPType, loadBalancerType, asgType, watcherType, lockType, tokenType}
+		nicType, publicIPType, loadBalancerType, asgType, storageType, keyVaultType, watcherType, lockType, tokenType}
 )
 
 // Columns most types share.

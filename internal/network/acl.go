@@ -9,11 +9,23 @@ type StorageAccount struct {
 	Properties StorageAccountProperties `json:"properties"`
 }
 
-// StorageAccountProperties holds a storage account's firewall.
+// StorageAccountProperties holds a storage account's firewall and where
+// it is reached.
 type StorageAccountProperties struct {
-	NetworkAcls         *NetworkRuleSet `json:"networkAcls,omitempty"`
-	PublicNetworkAccess string          `json:"publicNetworkAccess,omitempty"`
-	ProvisioningState   string          `json:"provisioningState,omitempty"`
+	NetworkAcls         *NetworkRuleSet   `json:"networkAcls,omitempty"`
+	PublicNetworkAccess string            `json:"publicNetworkAccess,omitempty"`
+	ProvisioningState   string            `json:"provisioningState,omitempty"`
+	PrimaryEndpoints    *StorageEndpoints `json:"primaryEndpoints,omitempty"`
+	// VirtualAddress is vnetml's: the address of the account's endpoints
+	// in the virtual cloud, inside its region's Storage service tag (in
+	// Azure the endpoints' names resolve to public addresses of that tag).
+	VirtualAddress string `json:"virtualAddress,omitempty"`
+}
+
+// StorageEndpoints are a storage account's service URLs.
+type StorageEndpoints struct {
+	Blob string `json:"blob,omitempty"`
+	File string `json:"file,omitempty"`
 }
 
 // KeyVault is the part of Microsoft.KeyVault/vaults that the network model
@@ -26,9 +38,14 @@ type KeyVault struct {
 // KeyVaultProperties holds a key vault's firewall.
 type KeyVaultProperties struct {
 	TenantID            string          `json:"tenantId,omitempty"`
+	SKU                 *SKU            `json:"sku,omitempty"`
 	NetworkAcls         *NetworkRuleSet `json:"networkAcls,omitempty"`
 	PublicNetworkAccess string          `json:"publicNetworkAccess,omitempty"`
 	ProvisioningState   string          `json:"provisioningState,omitempty"`
+	VaultURI            string          `json:"vaultUri,omitempty"`
+	// VirtualAddress is vnetml's: the vault's address in the virtual
+	// cloud, inside its region's AzureKeyVault service tag.
+	VirtualAddress string `json:"virtualAddress,omitempty"`
 }
 
 // NetworkRuleSet is `properties.networkAcls` of a storage account (spec §5)
