@@ -373,7 +373,7 @@ func (s *Server) buildKinds() {
 		network.TypeVirtualNetwork: vnetNet, network.TypeNetworkSecurityGroup: nsgNet,
 		network.TypeRouteTable: routeTableNet, network.TypeApplicationSecurityGrp: asgNet,
 		network.TypeNetworkInterface: nicNet, network.TypePublicIPAddress: publicIPNet,
-		network.TypeLoadBalancer: loadBalancerNet,
+		network.TypeLoadBalancer:   loadBalancerNet,
 		network.TypeStorageAccount: storageNet, network.TypeKeyVault: keyVaultNet,
 	} {
 		k := &kind{name: nk.collection, typ: typ, net: nk}
