@@ -190,6 +190,42 @@ func TestErrors(t *testing.T) {
 			{bad, "t.yaml:4:36", `missing "addressPrefix"`},
 			{bad, "t.yaml:4:36", `missing "nextHopType"`},
 		}},
+		{"storage account name with capitals and hyphens", head + "  storageAccounts: [{name: ML-Store}]\n", []wantErr{
+			{bad, "t.yaml:4:28", `"ML-Store" is not a storage account name: write 3 to 24 lowercase letters and digits, no hyphens, e.g. mlstore`},
+		}},
+		{"storage account name too short", head + "  storageAccounts: [{name: st}]\n", []wantErr{
+			{bad, "t.yaml:4:28", `storageAccounts[0].name: "st" is not a storage account name`},
+		}},
+		{"key vault name with two hyphens", head + "  keyVaults: [{name: ml--kv}]\n", []wantErr{
+			{bad, "t.yaml:4:22", `"ml--kv" is not a key vault name: write 3 to 24 letters, digits and hyphens that start with a letter`},
+		}},
+		{"key vault name starting with a digit", head + "  keyVaults: [{name: 1vault}]\n", []wantErr{
+			{bad, "t.yaml:4:22", `keyVaults[0].name: "1vault" is not a key vault name`},
+		}},
+		{"firewall without default action", head + "  storageAccounts: [{name: mlstore, firewall: {ipRules: [203.0.113.0/24]}}]\n", []wantErr{
+			{bad, "t.yaml:4:47", `storageAccounts[0].firewall: missing "defaultAction": a firewall needs one, e.g. defaultAction: Deny`},
+		}},
+		{"firewall field misspelt", head + "  keyVaults: [{name: ml-kv, firewall: {defaultAction: Deny, ipRule: [198.51.100.7]}}]\n", []wantErr{
+			{bad, "t.yaml:4:61", `keyVaults[0].firewall: unknown field "ipRule": did you mean "ipRules"?`},
+		}},
+		{"networkAcls for firewall", head + "  storageAccounts: [{name: mlstore, networkAcls: {defaultAction: Deny}}]\n", []wantErr{
+			{bad, "t.yaml:4:37", `unknown field "networkAcls": write "firewall"`},
+		}},
+		{"empty bypass", head + "  storageAccounts: [{name: mlstore, firewall: {defaultAction: Deny, bypass: []}}]\n", []wantErr{
+			{bad, "t.yaml:4:77", `"bypass" is an empty list: write None`},
+		}},
+		{"vnet rule without its network", head + "  keyVaults: [{name: ml-kv, firewall: {defaultAction: Deny, virtualNetworkRules: [default]}}]\n", []wantErr{
+			{bad, "t.yaml:4:83", `virtualNetworkRules[0]: "default" names no virtual network: write vnet/subnet`},
+		}},
+		{"vnet rule flag on storage", head + "  storageAccounts: [{name: mlstore, firewall: {defaultAction: Deny, virtualNetworkRules: [{subnet: v/s, ignoreMissingVnetServiceEndpoint: true}]}}]\n", []wantErr{
+			{bad, "t.yaml:4:105", `unknown field "ignoreMissingVnetServiceEndpoint": a storage account's rule has no such flag (key vaults only)`},
+		}},
+		{"vnet rule as an ARM reference", head + "  keyVaults: [{name: ml-kv, firewall: {defaultAction: Deny, virtualNetworkRules: [{id: v/s}]}}]\n", []wantErr{
+			{bad, "t.yaml:4:84", `virtualNetworkRules[0]: unknown field "id": write "subnet": the subnet's name (mynetwork/default) or full id`},
+		}},
+		{"storage accounts outside a group", "storageAccounts: []\n", []wantErr{
+			{bad, "t.yaml:1:1", `resourceGroups: [{name: mygroup, storageAccounts: [...]}]`},
+		}},
 		{"verbatim without type", head + "  resources: [{name: lb, properties: {}}]\n", []wantErr{
 			{bad, "t.yaml:4:15", `resources[0]: missing "type": an ARM resource needs its type, e.g. type: Microsoft.Network/loadBalancers`},
 		}},

@@ -26,7 +26,7 @@ const flat = `manifest fields are written flat, without "properties"; to give a 
 var groupSchema = &schema{
 	what: "a resource group",
 	fields: []string{"name", "location", "tags", "locks", "applicationSecurityGroups", "networkSecurityGroups",
-		"routeTables", "publicIPAddresses", "virtualNetworks", "networkInterfaces", "resources"},
+		"routeTables", "publicIPAddresses", "virtualNetworks", "storageAccounts", "keyVaults", "networkInterfaces", "resources"},
 	hints: map[string]string{
 		"nsgs":             `write "networkSecurityGroups"`,
 		"securityGroups":   `write "networkSecurityGroups"`,
@@ -34,6 +34,8 @@ var groupSchema = &schema{
 		"vnets":            `write "virtualNetworks"`,
 		"nics":             `write "networkInterfaces"`,
 		"publicIPs":        `write "publicIPAddresses"`,
+		"vaults":           `write "keyVaults"`,
+		"storage":          `write "storageAccounts"`,
 		"subnets":          "subnets belong to a virtual network: virtualNetworks: [{name: mynetwork, addressSpace: [10.0.0.0/16], subnets: [...]}]",
 		"routes":           "routes belong to a route table: routeTables: [{name: myroutes, routes: [...]}]",
 		"rules":            "rules belong to a network security group: networkSecurityGroups: [{name: mynsg, rules: [...]}]",
@@ -87,6 +89,12 @@ func (p *parser) group(n *yaml.Node, path string) {
 	}
 	for i, e := range f.list("virtualNetworks", "[{name: mynetwork, addressSpace: [10.0.0.0/16], subnets: [...]}]") {
 		p.vnet(e, fmt.Sprintf("%s.virtualNetworks[%d]", path, i), g)
+	}
+	for i, e := range f.list("storageAccounts", "[{name: mlworkspacestore, firewall: {defaultAction: Deny}}]") {
+		p.storageAccount(e, fmt.Sprintf("%s.storageAccounts[%d]", path, i), g)
+	}
+	for i, e := range f.list("keyVaults", "[{name: ml-keyvault, firewall: {defaultAction: Deny}}]") {
+		p.keyVault(e, fmt.Sprintf("%s.keyVaults[%d]", path, i), g)
 	}
 	for i, e := range f.list("networkInterfaces", "[{name: nic0, subnet: mynetwork/default}]") {
 		p.nic(e, fmt.Sprintf("%s.networkInterfaces[%d]", path, i), g)

@@ -41,6 +41,10 @@ func seeds(t testing.TB) [][]byte {
 			"a: \"\\x85\\u2028\\ufeff\\t\\x7f\\x00\\e\", b: [0x1F, 1_000, -0, 1e400, .5, +1, 0o17, 0b101, 1E+2, 12345678901234567890, -12345678901234567890, 1.0e-7], " +
 			"c: 2001-12-14t21:59:43.10-05:00, d: !!binary aGVsbG8=, \"\": empty, \"~\": tilde, \"a: b\": colon, e: [True, TRUE, false, null, ~], f: {}, g: [], h: '', " +
 			"i: \"\\U0001F600\", j: \"line1\\nline2\", k: \"\\\\\\\"\", 010: octal, 1.5: float-key}}]}]",
+		"location: eastus\nresourceGroups: [{name: g, storageAccounts: [{name: mlstore, sku: Standard_ZRS, kind: StorageV2, publicNetworkAccess: Disabled, " +
+			"firewall: {defaultAction: Deny, bypass: [AzureServices, Metrics], ipRules: [203.0.113.0/24], virtualNetworkRules: [v/s, {subnet: v/t}]}, locks: [{name: l, level: ReadOnly}]}]}]",
+		"location: eastus\nresourceGroups: [{name: g, keyVaults: [{name: ml-kv, tenantId: t, sku: premium, " +
+			"firewall: {defaultAction: Allow, bypass: None, ipRules: [198.51.100.7], virtualNetworkRules: [v/s, {subnet: v/t, ignoreMissingVnetServiceEndpoint: true}]}}]}]",
 		"a: &x [1]\nb: *x\n",
 		"resourceGroups:\n- name: g\n  location: [x\n",
 		`{"id": "/subscriptions/s/resourceGroups/g/providers/A.B/c/x/providers/Microsoft.Authorization/locks/l"}`,

@@ -57,8 +57,8 @@ const (
 // did you mean "addressPrefix"?). A file larger than MaxBytes is refused with CodeTooLarge.
 //
 // The resources come in apply order: resource groups; then, group by group, application security
-// groups, network security groups, route tables, public IPs, virtual networks, other (verbatim)
-// resources and network interfaces; then locks on resources; then locks on resource groups, last,
+// groups, network security groups, route tables, public IPs, virtual networks, storage accounts,
+// key vaults and other (verbatim) resources, network interfaces; then locks on resources; then locks on resource groups, last,
 // so that a ReadOnly lock never blocks the creation of a resource it covers.
 func Parse(name string, data []byte, d Defaults) ([]Resource, error) {
 	if len(data) > MaxBytes {
@@ -238,6 +238,8 @@ var manifestSchema = &schema{
 		"networkInterfaces":         "declare resources inside their resource group: resourceGroups: [{name: mygroup, networkInterfaces: [...]}]",
 		"publicIPAddresses":         "declare resources inside their resource group: resourceGroups: [{name: mygroup, publicIPAddresses: [...]}]",
 		"applicationSecurityGroups": "declare resources inside their resource group: resourceGroups: [{name: mygroup, applicationSecurityGroups: [...]}]",
+		"storageAccounts":           "declare resources inside their resource group: resourceGroups: [{name: mygroup, storageAccounts: [...]}]",
+		"keyVaults":                 "declare resources inside their resource group: resourceGroups: [{name: mygroup, keyVaults: [...]}]",
 		"locks":                     "declare locks on the resource group or resource they protect: resourceGroups: [{name: mygroup, locks: [...]}]",
 	},
 }
@@ -404,5 +406,7 @@ func rank(typ string) int {
 	if strings.EqualFold(typ, network.TypeNetworkInterface) {
 		return 6
 	}
-	return 5 // load balancers, subnets given on their own, anything else
+	// Storage accounts and key vaults (their firewalls name subnets), load
+	// balancers, subnets given on their own, anything else: in file order.
+	return 5
 }

@@ -110,6 +110,10 @@ func TestNetworkFieldNames(t *testing.T) {
 			into = &network.PublicIPAddress{}
 		case network.TypeLoadBalancer:
 			into = &network.LoadBalancer{}
+		case network.TypeStorageAccount:
+			into = &network.StorageAccount{}
+		case network.TypeKeyVault:
+			into = &network.KeyVault{}
 		case TypeResourceGroup:
 			into = &struct {
 				network.Meta
@@ -130,8 +134,8 @@ func TestNetworkFieldNames(t *testing.T) {
 			t.Errorf("%s (%s): %v\n%s", r.ID, r.Source, err, r.Doc)
 		}
 	}
-	if len(seen) != 9 {
-		t.Errorf("full.yaml covers %d types, want 9: %v", len(seen), seen)
+	if len(seen) != 11 {
+		t.Errorf("full.yaml covers %d types, want 11: %v", len(seen), seen)
 	}
 }
 
@@ -187,6 +191,8 @@ resourceGroups:
   routeTables: [{name: rt}]
   networkSecurityGroups: [{name: nsg, locks: [{name: ln, level: CanNotDelete}]}]
   applicationSecurityGroups: [{name: asg}]
+  keyVaults: [{name: vault, locks: [{name: lk, level: CanNotDelete}]}]
+  storageAccounts: [{name: store, firewall: {defaultAction: Deny, virtualNetworkRules: [v/s]}}]
 - name: rg2
   locks: [{name: g2, level: CanNotDelete}]
   virtualNetworks: [{name: v2, addressSpace: [10.1.0.0/16]}]
@@ -212,6 +218,8 @@ resources:
 		"rg1/providers/Microsoft.Network/routeTables/rt",
 		"rg1/providers/Microsoft.Network/publicIPAddresses/pip",
 		"rg1/providers/Microsoft.Network/virtualNetworks/v",
+		"rg1/providers/Microsoft.Storage/storageAccounts/store",
+		"rg1/providers/Microsoft.KeyVault/vaults/vault",
 		"rg1/providers/Microsoft.Network/loadBalancers/lb",
 		"rg1/providers/Microsoft.Network/networkInterfaces/nic",
 		"rg2/providers/Microsoft.Network/networkSecurityGroups/n2",
@@ -219,6 +227,7 @@ resources:
 		"rg3/providers/Microsoft.Network/virtualNetworks/v3",
 		"rg1/providers/Microsoft.Network/networkSecurityGroups/nsg/providers/Microsoft.Authorization/locks/ln",
 		"rg1/providers/Microsoft.Network/virtualNetworks/v/providers/Microsoft.Authorization/locks/lv",
+		"rg1/providers/Microsoft.KeyVault/vaults/vault/providers/Microsoft.Authorization/locks/lk",
 		"rg3/providers/Microsoft.Network/virtualNetworks/v3/providers/Microsoft.Authorization/locks/l3",
 		"rg1/providers/Microsoft.Authorization/locks/g1",
 		"rg2/providers/Microsoft.Authorization/locks/g2",
@@ -327,7 +336,8 @@ func TestDefaults(t *testing.T) {
 }
 
 // TestDocs keeps docs/manifest.md true: its full example is
-// testdata/full.yaml, and its error example fails as shown.
+// testdata/full.yaml, its storage and key vault example parses, and its
+// error example fails as shown.
 func TestDocs(t *testing.T) {
 	b, err := os.ReadFile("../../docs/manifest.md")
 	if err != nil {
@@ -353,6 +363,9 @@ func TestDocs(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(full), block("## A full example", "```yaml")); diff != "" {
 		t.Errorf("the full example of docs/manifest.md is not testdata/full.yaml (-file +docs):\n%s", diff)
+	}
+	if _, err := Parse("services.yaml", []byte(block("## Storage accounts and key vaults", "```yaml")), Defaults{}); err != nil {
+		t.Errorf("the storage and key vault example of docs/manifest.md: %v", err)
 	}
 	_, err = Parse("net.yaml", []byte(block("This `net.yaml`", "```yaml")), Defaults{})
 	if diff := cmp.Diff(block("is refused with", "```"), fmt.Sprint(err)+"\n"); diff != "" {

@@ -213,6 +213,50 @@ func (g *gen) group() map[string]any {
 			return v
 		})
 	})
+	firewall := func(m map[string]any, rule func() any) {
+		g.maybe(m, "firewall", func() any {
+			fw := map[string]any{"defaultAction": g.name()}
+			g.maybe(fw, "bypass", func() any { return g.pick(g.text(), []any{g.text(), g.text()}) })
+			g.maybe(fw, "ipRules", func() any { return g.list(2, func() any { return g.text() }) })
+			g.maybe(fw, "virtualNetworkRules", func() any { return g.list(2, rule) })
+			return fw
+		})
+		for _, k := range []string{"sku", "publicNetworkAccess"} {
+			g.maybe(m, k, func() any { return g.text() })
+		}
+	}
+	g.maybe(grp, "storageAccounts", func() any {
+		return g.list(2, func() any {
+			g.n++
+			st := g.common(map[string]any{})
+			st["name"] = fmt.Sprintf("st%d", g.n)
+			g.maybe(st, "kind", func() any { return g.text() })
+			firewall(st, func() any {
+				if g.r.IntN(2) == 0 {
+					return map[string]any{"subnet": g.ref("virtualNetworks/subnets")}
+				}
+				return g.ref("virtualNetworks/subnets")
+			})
+			return st
+		})
+	})
+	g.maybe(grp, "keyVaults", func() any {
+		return g.list(2, func() any {
+			g.n++
+			kv := g.common(map[string]any{})
+			kv["name"] = fmt.Sprintf("Kv-%d", g.n)
+			g.maybe(kv, "tenantId", func() any { return g.text() })
+			firewall(kv, func() any {
+				if g.r.IntN(2) == 0 {
+					r := map[string]any{"subnet": g.ref("virtualNetworks/subnets")}
+					g.maybe(r, "ignoreMissingVnetServiceEndpoint", func() any { return g.r.IntN(2) == 0 })
+					return r
+				}
+				return g.ref("virtualNetworks/subnets")
+			})
+			return kv
+		})
+	})
 	g.maybe(grp, "networkInterfaces", func() any {
 		return g.list(2, func() any {
 			n := g.common(map[string]any{"subnet": g.ref("virtualNetworks/subnets")})
