@@ -150,11 +150,12 @@ func TestExampleValidates(t *testing.T) {
 	var types []string
 	for _, r := range rs {
 		types = append(types, r.Type)
-		if strings.HasPrefix(r.Type, "Microsoft.Network/") {
+		if r.Type != TypeResourceGroup && r.Type != TypeLock {
 			docs = append(docs, r.Doc)
 		}
 	}
-	wantTypes := []string{TypeResourceGroup, network.TypeNetworkSecurityGroup, network.TypeVirtualNetwork, network.TypeNetworkInterface, TypeLock}
+	wantTypes := []string{TypeResourceGroup, network.TypeNetworkSecurityGroup, network.TypeVirtualNetwork,
+		network.TypeStorageAccount, network.TypeKeyVault, network.TypeNetworkInterface, TypeLock}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("types (-want +got):\n%s", diff)
 	}
