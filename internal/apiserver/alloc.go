@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -74,7 +75,7 @@ func (t *txn) allocate(obj, old any) error {
 			return armerror.New("AccountNameInvalid", "name",
 				"%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", o.Name)
 		}
-		if err := t.uniqueName(o.ID, o.Name, network.TypeStorageAccount, "StorageAccountAlreadyTaken",
+		if err := t.uniqueName(o.ID, o.Name, network.TypeStorageAccount, codeStorageNameTaken,
 			"The storage account named %s is already taken (%s): account names are global, as their host names are."); err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (t *txn) allocate(obj, old any) error {
 			return armerror.New("VaultNameNotValid", "name",
 				"The vault name '%s' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.", o.Name)
 		}
-		if err := t.uniqueName(o.ID, o.Name, network.TypeKeyVault, "VaultAlreadyExists",
+		if err := t.uniqueName(o.ID, o.Name, network.TypeKeyVault, codeVaultNameTaken,
 			"The vault name '%s' is already in use (%s): vault names are global, as their host names are."); err != nil {
 			return err
 		}
@@ -116,9 +117,12 @@ func (t *txn) uniqueName(id, name, typ, code, format string) error {
 }
 
 // serviceAddress gives a platform service (a storage account, a key vault)
-// its address in the virtual cloud: the lowest free address of its
-// region's service tag (family.<Region>), from the fourth on, kept once
-// given.
+// its address in the virtual cloud, kept once given: a free address of its
+// region's service tag (family.<Region>), searched from a point that
+// hashes the resource's id — so that a deleted account's address does not
+// go straight to the next account created (which clients holding the old
+// address would then reach), and a recreated account tends to get its
+// address back. The tag's first four addresses and its last are skipped.
 func (t *txn) serviceAddress(addr *string, family, loc, self string) error {
 	if *addr != "" {
 		return nil
@@ -144,19 +148,28 @@ func (t *txn) serviceAddress(addr *string, family, loc, self string) error {
 			used[p] = true
 		}
 	})
+	h := fnv.New64a()
+	h.Write([]byte(strings.ToLower(self)))
+	start := h.Sum64()
 	for _, p := range tag.V4 {
-		a := p.Masked().Addr()
-		for range 4 {
-			a = a.Next()
+		size := uint64(1) << (32 - p.Bits())
+		if size <= 5 {
+			continue
 		}
-		for ; p.Contains(a); a = a.Next() {
-			if !used[a] && a != lastOf(p) {
+		usable := size - 5
+		base := p.Masked().Addr().As4()
+		b := uint64(base[0])<<24 | uint64(base[1])<<16 | uint64(base[2])<<8 | uint64(base[3])
+		for i := range usable {
+			v := b + 4 + (start+i)%usable
+			a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+			if !used[a] {
 				*addr = a.String()
 				return nil
 			}
 		}
 	}
-	return armerror.New("ServiceAddressesExhausted", "location", "Every address of the %s service tag is taken.", tag.Name)
+	return armerror.New(codeServiceAddressesExhausted, "location",
+		"Every address of the %s service tag is taken (the built-in local cloud has 251 per service and region, for the whole deployment); delete unused ones, or use another region or a larger service tag file.", tag.Name)
 }
 
 // privateAddress fills a dynamic private address: the one held before

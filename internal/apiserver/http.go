@@ -51,23 +51,30 @@ const (
 	codeNotSupported      = "OperationNotSupported"
 	codeAuthentication    = "AuthenticationFailed"
 	codeAuthorization     = "AuthorizationFailed"
+
+	codeStorageNameTaken          = "StorageAccountAlreadyTaken"
+	codeVaultNameTaken            = "VaultAlreadyExists"
+	codeServiceAddressesExhausted = "ServiceAddressesExhausted"
 )
 
 // statusOf maps an error code to its HTTP status; unlisted codes are 400.
 var statusOf = map[string]int{
-	codeNotFound:                 http.StatusNotFound,
-	codeGroupNotFound:            http.StatusNotFound,
-	codeSubNotFound:              http.StatusNotFound,
-	codeParentNotFound:           http.StatusNotFound,
-	store.CodePreconditionFailed: http.StatusPreconditionFailed,
-	store.CodeConflict:           http.StatusConflict,
-	codeScopeLocked:              http.StatusConflict,
-	codeAuthentication:           http.StatusUnauthorized,
-	codeAuthorization:            http.StatusForbidden,
-	codeTooLarge:                 http.StatusRequestEntityTooLarge,
-	codeMethodNotAllowed:         http.StatusMethodNotAllowed,
-	codeInternal:                 http.StatusInternalServerError,
-	codeUnavailable:              http.StatusServiceUnavailable,
+	codeNotFound:                  http.StatusNotFound,
+	codeGroupNotFound:             http.StatusNotFound,
+	codeSubNotFound:               http.StatusNotFound,
+	codeParentNotFound:            http.StatusNotFound,
+	store.CodePreconditionFailed:  http.StatusPreconditionFailed,
+	store.CodeConflict:            http.StatusConflict,
+	codeScopeLocked:               http.StatusConflict,
+	codeStorageNameTaken:          http.StatusConflict,
+	codeVaultNameTaken:            http.StatusConflict,
+	codeServiceAddressesExhausted: http.StatusConflict,
+	codeAuthentication:            http.StatusUnauthorized,
+	codeAuthorization:             http.StatusForbidden,
+	codeTooLarge:                  http.StatusRequestEntityTooLarge,
+	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
+	codeInternal:                  http.StatusInternalServerError,
+	codeUnavailable:               http.StatusServiceUnavailable,
 }
 
 // request is one API call as the handlers see it.

@@ -213,8 +213,8 @@ func (k aclRules) checkVNetRule(l *armerror.List, target string, r VirtualNetwor
 			id.Name(), vnetID, k.kind)
 		return
 	}
-	if r.IgnoreMissingVnetServiceEndpoint {
-		return
+	if r.IgnoreMissingVnetServiceEndpoint && k.kind == keyVaultACL.kind {
+		return // a key vault's option only (spec §6); storage always checks
 	}
 	for _, se := range sn.Properties.ServiceEndpoints {
 		if _, ok := canonical(se.Service, k.endpoints...); ok {

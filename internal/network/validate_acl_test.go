@@ -77,7 +77,9 @@ func TestValidateNetworkRuleSet(t *testing.T) {
 		}), ACLKindStorage, idx, []finding{{CodeNetworkAclsRuleLimitExceeded, "ipRules"}}},
 		{"storage subnet without endpoint", storage(vnetRule(VirtualNetworkRule{ID: plainID})), ACLKindStorage, idx,
 			[]finding{{CodeNetworkAclsValidationFailure, vr0}}},
-		{"storage subnet without endpoint, ignored", storage(vnetRule(VirtualNetworkRule{ID: plainID, IgnoreMissingVnetServiceEndpoint: true})), ACLKindStorage, idx, nil},
+		// The flag is a key vault's (spec §6): storage checks regardless.
+		{"storage subnet without endpoint, flag not honoured", storage(vnetRule(VirtualNetworkRule{ID: plainID, IgnoreMissingVnetServiceEndpoint: true})), ACLKindStorage, idx,
+			[]finding{{Code: CodeNetworkAclsValidationFailure, Target: "virtualNetworkRules[0].id"}}},
 		{"storage subnet id in other casing", storage(vnetRule(VirtualNetworkRule{ID: strings.ToUpper(trainID)})), ACLKindStorage, idx, nil},
 		{"storage subnet not loaded", storage(vnetRule(VirtualNetworkRule{ID: vnetID + "/subnets/gone"})), ACLKindStorage, idx,
 			[]finding{{CodeNetworkAclsValidationFailure, vr0}}},

@@ -88,3 +88,27 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("SOCKS5 with credentials: %v, want a login and a connection", got)
 	}
 }
+
+// TestEmptyCredentialsStillRequired: RequireCredentials("", "") demands
+// them; it does not leave the proxy open.
+func TestEmptyCredentialsStillRequired(t *testing.T) {
+	p := New(func(ctx context.Context, dst netip.AddrPort) (net.Conn, error) { return nil, fmt.Errorf("no") }, nil, nil)
+	p.RequireCredentials("", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(context.Background(), ln)
+	defer p.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte{5, 1, 0}) // offers no authentication only
+	var sel [2]byte
+	if _, err := io.ReadFull(c, sel[:]); err != nil || sel[1] != 0xFF {
+		t.Errorf("no-auth greeting answered %v %v, want no acceptable method", sel, err)
+	}
+}

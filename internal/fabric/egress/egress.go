@@ -13,8 +13,11 @@
 //
 // The proxy speaks plaintext HTTP/1.1 and SOCKS5 on the same port and tells
 // them apart by the first byte, so every variable can name the same address
-// (http://host:port for HTTP_PROXY and HTTPS_PROXY, socks5h://host:port for
-// ALL_PROXY so that names are resolved here, by the Resolver).
+// (http://user:pass@host:port for HTTP_PROXY and HTTPS_PROXY,
+// socks5h://user:pass@host:port for ALL_PROXY so that names are resolved
+// here, by the Resolver). With RequireCredentials, a client must present
+// them: HTTP Proxy-Authorization (Basic), or SOCKS5's username/password
+// method (RFC 1929).
 //
 // What a client sees when it does not get its connection:
 //
@@ -28,6 +31,7 @@
 //	Dialer error wrapping ENETUNREACH         502 Bad Gateway                    0x03 network unreachable
 //	Dialer timed out                          504 Gateway Timeout                0x06 TTL expired
 //	unsupported SOCKS command / address type  -                                  0x07 / 0x08
+//	credentials missing or wrong              407, Proxy-Authenticate            method 0xFF, or login status 0x01
 //
 // Every HTTP refusal is text/plain whose body explains it; a refusal by the
 // network rules carries the Dialer's error text unchanged, which names the
@@ -92,9 +96,10 @@ type Proxy struct {
 	dial    Dialer
 	resolve Resolver
 	log     *slog.Logger
-	// user and pass, when user is set, are the credentials every client
-	// must present (RequireCredentials).
-	user, pass string
+	// requireAuth makes every client present user and pass
+	// (RequireCredentials).
+	requireAuth bool
+	user, pass  string
 
 	closed context.Context // done once Close is called
 	close  context.CancelFunc
@@ -138,7 +143,10 @@ func New(dial Dialer, resolve Resolver, log *slog.Logger) *Proxy {
 // and password: HTTP's Proxy-Authorization (Basic), SOCKS5's
 // username/password method (RFC 1929). Without it, any process that can
 // reach the proxy's port is served. Call it before Serve.
-func (p *Proxy) RequireCredentials(user, password string) { p.user, p.pass = user, password }
+// Empty credentials are credentials too: they are required, not skipped.
+func (p *Proxy) RequireCredentials(user, password string) {
+	p.requireAuth, p.user, p.pass = true, user, password
+}
 
 // authorized reports whether a client's credentials are the proxy's, in
 // constant time.

@@ -61,11 +61,11 @@ func (c *conn) serveHTTP() {
 				msg: "vnetml egress: the proxy speaks HTTP/1.x, not " + req.Proto})
 			return
 		}
-		if c.p.user != "" {
+		if c.p.requireAuth {
 			u, pw, ok := parseBasic(req.Header.Get("Proxy-Authorization"))
 			if !ok || !c.p.authorized(u, pw) {
 				c.refuseHTTP(req.RequestURI, &refusal{status: http.StatusProxyAuthRequired, authn: true,
-					msg: "vnetml egress: this proxy serves only the process it was started for (its credentials are in that process's HTTP_PROXY)"})
+					msg: "vnetml egress: this proxy serves only the processes of its endpoint (the credentials are in their HTTP_PROXY)"})
 				return
 			}
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // SOCKS5 as RFC 1928 defines it, the parts the proxy speaks: no
-// authentication, CONNECT, IPv4 addresses and domain names.
+// authentication or username/password (RFC 1929, with RequireCredentials),
+// CONNECT, IPv4 addresses and domain names.
 const (
 	socksVersion byte = 0x05
 
@@ -44,7 +45,7 @@ func (c *conn) serveSOCKS() {
 	if _, err := io.ReadFull(c.br, methods); err != nil {
 		return
 	}
-	if c.p.user != "" {
+	if c.p.requireAuth {
 		if !c.socksLogin(methods) {
 			return
 		}
@@ -55,7 +56,7 @@ func (c *conn) serveSOCKS() {
 		c.lingerClose()
 		return
 	}
-	if c.p.user == "" {
+	if !c.p.requireAuth {
 		if _, err := c.c.Write([]byte{socksVersion, socksNoAuth}); err != nil {
 			return
 		}
