@@ -201,22 +201,48 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // copyHashed streams src into dst and h in 1 MiB chunks, failing with
 // errTooLarge past limit bytes and with ctx's error when it is done.
+//
+// Hashing runs beside the writing: while one chunk is written to dst,
+// another goroutine hashes it, and the next is read into a second buffer.
+// MD5 and the file writes each cost about as much, so doing them at once
+// nearly halves an upload's time on two cores.
 func copyHashed(ctx context.Context, dst io.Writer, src io.Reader, limit int64, h hash.Hash) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	bp0, bp1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	bufs := [2][]byte{*bp0, *bp1}
+	hashc := make(chan []byte)
+	hashed := make(chan struct{}, 1)
+	go func() {
+		for b := range hashc {
+			h.Write(b)
+			hashed <- struct{}{}
+		}
+	}()
+	pending := false // a chunk is being hashed
+	defer func() {
+		if pending {
+			<-hashed // h is complete when copyHashed returns
+		}
+		close(hashc)
+		bufPool.Put(bp0)
+		bufPool.Put(bp1)
+	}()
 	var n int64
-	for {
+	for i := 0; ; i = 1 - i {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
+		buf := bufs[i] // free: the chunk it held two rounds ago is hashed and written
 		m, rerr := io.ReadFull(src, buf)
 		if m > 0 {
 			n += int64(m)
 			if n > limit {
 				return n, errTooLarge
 			}
-			h.Write(buf[:m])
+			if pending {
+				<-hashed
+			}
+			hashc <- buf[:m]
+			pending = true
 			if _, err := dst.Write(buf[:m]); err != nil {
 				return n, err
 			}
