@@ -29,6 +29,13 @@ func TestApply(t *testing.T) {
 			t.Errorf("first apply lacks %q:\n%s", want, first.stdout)
 		}
 	}
+	// The workspace services it declares, with their firewalls.
+	for _, tc := range []struct{ typ, name string }{{"storage", "mlworkspacestore"}, {"keyvault", "ml-keyvault"}} {
+		r := s.run("get", tc.typ, "-g", "mygroup")
+		if r.code != 0 || !strings.Contains(r.stdout, tc.name) || !strings.Contains(r.stdout, "Deny") || !strings.Contains(r.stdout, "198.18.") {
+			t.Errorf("get %s: %d\n%s%s", tc.typ, r.code, r.stdout, r.stderr)
+		}
+	}
 	again := s.run("apply", "-f", exampleManifest)
 	if again.code != 0 || !strings.Contains(again.stdout, "0 created, 0 changed, 7 unchanged.") {
 		t.Fatalf("second apply: %d\n%s%s", again.code, again.stdout, again.stderr)
