@@ -51,21 +51,31 @@ one rule per row in evaluation order.`,
 // nicFlags maps the effective-rules queries' field to its flag.
 var nicFlags = map[string]string{"networkInterface": "--nic", "targetResourceId": "--nic"}
 
-func (c *listEffectiveNSGCmd) run(ctx context.Context, _ []string) error {
-	offline, err := c.net.checkNIC(&c.res, c.nic)
+// askNIC answers a question about one network interface (its effective
+// NSGs or routes): offline from the --resources files with the engine's
+// method, else from the server's action of that name.
+func askNIC[T any](ctx context.Context, e *env, res *resourceFlags, net *serverSide, nic, action string, offline func(*flow.Engine, string) (T, error)) (T, error) {
+	var out T
+	isOffline, err := net.checkNIC(res, nic)
 	if err != nil {
-		return err
+		return out, err
 	}
-	var list flow.EffectiveNSGList
-	if offline {
-		eng, err := c.res.load(ctx, c.env)
-		if err != nil {
-			return err
-		}
-		if list, err = eng.EffectiveNSGs(c.nic); err != nil {
-			return queryError(err, nicFlags)
-		}
-	} else if err := c.net.ask(ctx, c.nic, "/effectiveNetworkSecurityGroups", &list); err != nil {
+	if !isOffline {
+		return out, net.ask(ctx, nic, action, &out)
+	}
+	eng, err := res.load(ctx, e)
+	if err != nil {
+		return out, err
+	}
+	if out, err = offline(eng, nic); err != nil {
+		return out, queryError(err, nicFlags)
+	}
+	return out, nil
+}
+
+func (c *listEffectiveNSGCmd) run(ctx context.Context, _ []string) error {
+	list, err := askNIC(ctx, c.env, &c.res, &c.net, c.nic, "/effectiveNetworkSecurityGroups", (*flow.Engine).EffectiveNSGs)
+	if err != nil {
 		return err
 	}
 	if c.out.json() {

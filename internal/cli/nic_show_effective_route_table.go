@@ -46,20 +46,8 @@ az's columns.`,
 }
 
 func (c *showEffectiveRouteTableCmd) run(ctx context.Context, _ []string) error {
-	offline, err := c.net.checkNIC(&c.res, c.nic)
+	list, err := askNIC(ctx, c.env, &c.res, &c.net, c.nic, "/effectiveRouteTable", (*flow.Engine).EffectiveRoutes)
 	if err != nil {
-		return err
-	}
-	var list flow.EffectiveRouteList
-	if offline {
-		eng, err := c.res.load(ctx, c.env)
-		if err != nil {
-			return err
-		}
-		if list, err = eng.EffectiveRoutes(c.nic); err != nil {
-			return queryError(err, nicFlags)
-		}
-	} else if err := c.net.ask(ctx, c.nic, "/effectiveRouteTable", &list); err != nil {
 		return err
 	}
 	if c.out.json() {
