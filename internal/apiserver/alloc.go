@@ -22,51 +22,10 @@ func (t *txn) allocate(obj, old any) error {
 	switch o := obj.(type) {
 	case *network.NetworkInterface:
 		prev, _ := old.(*network.NetworkInterface)
-		for _, c := range o.Properties.IPConfigurations {
-			t.stage(c.Properties.Subnet, c.Properties.PrivateIPAddress) // its static addresses are taken
-		}
-		for i := range o.Properties.IPConfigurations {
-			c := &o.Properties.IPConfigurations[i]
-			var wasSubnet *network.SubResource
-			var wasAddr string
-			if prev != nil {
-				for _, pc := range prev.Properties.IPConfigurations {
-					if strings.EqualFold(pc.Name, c.Name) {
-						wasSubnet, wasAddr = pc.Properties.Subnet, pc.Properties.PrivateIPAddress
-					}
-				}
-			}
-			target := "properties.ipConfigurations[" + strconv.Itoa(i) + "].properties.subnet"
-			if err := t.privateAddress(o.ID, target, c.Properties.Subnet, &c.Properties.PrivateIPAddress,
-				&c.Properties.PrivateIPAllocationMethod, wasSubnet, wasAddr); err != nil {
-				return err
-			}
-		}
+		return t.allocateSlots(o.ID, "ipConfigurations", nicSlots(o), nicSlots(prev))
 	case *network.LoadBalancer:
 		prev, _ := old.(*network.LoadBalancer)
-		for _, f := range o.Properties.FrontendIPConfigurations {
-			t.stage(f.Properties.Subnet, f.Properties.PrivateIPAddress)
-		}
-		for i := range o.Properties.FrontendIPConfigurations {
-			f := &o.Properties.FrontendIPConfigurations[i]
-			if f.Properties.Subnet == nil {
-				continue // a public frontend
-			}
-			var wasSubnet *network.SubResource
-			var wasAddr string
-			if prev != nil {
-				for _, pf := range prev.Properties.FrontendIPConfigurations {
-					if strings.EqualFold(pf.Name, f.Name) {
-						wasSubnet, wasAddr = pf.Properties.Subnet, pf.Properties.PrivateIPAddress
-					}
-				}
-			}
-			target := "properties.frontendIPConfigurations[" + strconv.Itoa(i) + "].properties.subnet"
-			if err := t.privateAddress(o.ID, target, f.Properties.Subnet, &f.Properties.PrivateIPAddress,
-				&f.Properties.PrivateIPAllocationMethod, wasSubnet, wasAddr); err != nil {
-				return err
-			}
-		}
+		return t.allocateSlots(o.ID, "frontendIPConfigurations", frontendSlots(o), frontendSlots(prev))
 	case *network.PublicIPAddress:
 		prev, _ := old.(*network.PublicIPAddress)
 		return t.allocatePublicIP(o, prev)
@@ -170,6 +129,66 @@ func (t *txn) serviceAddress(addr *string, family, loc, self string) error {
 	}
 	return armerror.New(codeServiceAddressesExhausted, "location",
 		"Every address of the %s service tag is taken (the built-in local cloud has 251 per service and region, for the whole deployment); delete unused ones, or use another region or a larger service tag file.", tag.Name)
+}
+
+// slot is one private address of a resource: a NIC's ip configuration or
+// a load balancer's frontend, pointing into the object.
+type slot struct {
+	name         string
+	subnet       *network.SubResource
+	addr, method *string
+	public       bool // a public load balancer frontend: no private address
+}
+
+func nicSlots(n *network.NetworkInterface) []slot {
+	if n == nil {
+		return nil
+	}
+	out := make([]slot, len(n.Properties.IPConfigurations))
+	for i := range n.Properties.IPConfigurations {
+		c := &n.Properties.IPConfigurations[i]
+		out[i] = slot{c.Name, c.Properties.Subnet, &c.Properties.PrivateIPAddress, &c.Properties.PrivateIPAllocationMethod, false}
+	}
+	return out
+}
+
+// frontendSlots lists a load balancer's frontends.
+func frontendSlots(lb *network.LoadBalancer) []slot {
+	if lb == nil {
+		return nil
+	}
+	out := make([]slot, len(lb.Properties.FrontendIPConfigurations))
+	for i := range lb.Properties.FrontendIPConfigurations {
+		f := &lb.Properties.FrontendIPConfigurations[i]
+		out[i] = slot{f.Name, f.Properties.Subnet, &f.Properties.PrivateIPAddress, &f.Properties.PrivateIPAllocationMethod, f.Properties.Subnet == nil}
+	}
+	return out
+}
+
+// allocateSlots fills the dynamic addresses of one resource's slots; its
+// static addresses count as taken first. field names the slots in error
+// targets (properties.<field>[i].properties.subnet).
+func (t *txn) allocateSlots(self, field string, slots, prev []slot) error {
+	for _, s := range slots {
+		t.stage(s.subnet, *s.addr)
+	}
+	for i, s := range slots {
+		if s.public {
+			continue
+		}
+		var wasSubnet *network.SubResource
+		var wasAddr string
+		for _, p := range prev {
+			if strings.EqualFold(p.name, s.name) {
+				wasSubnet, wasAddr = p.subnet, *p.addr
+			}
+		}
+		target := "properties." + field + "[" + strconv.Itoa(i) + "].properties.subnet"
+		if err := t.privateAddress(self, target, s.subnet, s.addr, s.method, wasSubnet, wasAddr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // privateAddress fills a dynamic private address: the one held before
