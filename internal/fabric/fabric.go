@@ -55,7 +55,14 @@ type Fabric interface {
 	Apply(eng *flow.Engine)
 	// Listen accepts connections to ep.Addr:port. A connection arrives
 	// only after the path verdict allowed it; its RemoteAddr and
-	// LocalAddr are the virtual addresses (an *Addr).
+	// LocalAddr are the virtual addresses (an *Addr), and PeerOf tells
+	// who opened it.
+	//
+	// A platform service (ep.Service set) is listening for requests that
+	// its firewall decides one by one, as a storage account or key vault
+	// answers a request its firewall refuses with a 403: a connection that
+	// only the firewall refuses is admitted, with the refusing verdict in
+	// its Peer, and the service asks the engine again per request.
 	Listen(ctx context.Context, ep Endpoint, port uint16) (net.Listener, error)
 	// Dial connects from src to the virtual address dst. A refusal by the
 	// network rules is a *Denied; nothing listening is a *Refused.
@@ -77,6 +84,35 @@ type Fabric interface {
 	Log() *FlowLog
 	// Close closes every listener, proxy and connection of the fabric.
 	Close() error
+}
+
+// Peer is who opened an accepted connection, as the fabric decided it.
+type Peer struct {
+	// Src is the source as it dialed: its NIC, trust and resource, and
+	// the address its packets left with (before any SNAT).
+	Src Endpoint
+	// SrcPort is the source's ephemeral port.
+	SrcPort uint16
+	// Verdict is the path verdict the connection was admitted under. For
+	// a service's listener it may be a refusal by the firewall alone.
+	Verdict flow.PathVerdict
+}
+
+// PeerOf returns the peer of a connection a fabric listener accepted
+// (false for any other connection).
+func PeerOf(c net.Conn) (Peer, bool) {
+	if p, ok := c.(interface{ Peer() (Peer, bool) }); ok {
+		return p.Peer()
+	}
+	return Peer{}, false
+}
+
+// FirewallOnly reports whether v refuses a connection at the destination
+// service's firewall and nowhere before: the network delivers it, and the
+// service refuses its requests.
+func FirewallOnly(v *flow.PathVerdict) bool {
+	h := v.Refusal()
+	return h != nil && h.Stage == flow.StageFirewall
 }
 
 // Closer stops something the fabric runs.

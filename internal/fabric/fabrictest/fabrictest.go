@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/flow"
 )
 
 // Harness is how the suite drives one implementation.
@@ -66,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 		{"NothingListening", nothingListening},
 		{"ForgedSourceRefused", forged},
 		{"Expose", expose},
+		{"ServiceFirewallPerRequest", serviceFirewall},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -443,4 +445,75 @@ func expose(t *testing.T, s *suite) {
 		t.Fatalf("exposed port answered %q, %v", got, err)
 	}
 	s.mustDeny(client, pip0, 29877, "deny-internet")
+}
+
+// serviceFirewall: a platform service's listener gets the connections
+// that only its firewall refuses, with the refusal in their Peer, so that
+// it can answer each request with a 403; the NSGs still refuse at once.
+func serviceFirewall(t *testing.T, s *suite) {
+	svc := storage
+	svc.Service = Storage
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ln, err := s.f.Listen(ctx, svc, 443)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan fabric.Peer, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p, ok := fabric.PeerOf(c)
+			if !ok {
+				t.Errorf("PeerOf an accepted connection: false")
+			}
+			peers <- p
+			c.Close()
+		}
+	}()
+	peerOf := func(src fabric.Endpoint) fabric.Peer {
+		t.Helper()
+		c, err := s.dial(src, storage, 443)
+		if err != nil {
+			t.Fatalf("%v -> storage:443: %v, want a connection (the firewall decides per request)", src.Addr, err)
+		}
+		defer c.Close()
+		select {
+		case p := <-peers:
+			return p
+		case <-ctx.Done():
+			t.Fatal("no connection arrived")
+		}
+		return fabric.Peer{}
+	}
+	// node0 leaves without a service endpoint, in the account's region:
+	// ipRules do not apply, defaultAction Deny refuses.
+	p := peerOf(node0)
+	if !fabric.FirewallOnly(&p.Verdict) {
+		t.Errorf("node0's verdict %s, want a refusal by the firewall only", p.Verdict.Explain())
+	}
+	if h := p.Verdict.Refusal(); h == nil || h.Code != "AuthorizationFailure" || !strings.Contains(h.Rule, "defaultAction Deny") {
+		t.Errorf("node0's refusal %+v, want AuthorizationFailure by defaultAction Deny", h)
+	}
+	if !strings.EqualFold(p.Src.NIC, Node0) {
+		t.Errorf("peer NIC %q, want node0's", p.Src.NIC)
+	}
+	// The network admitted it: the flow log says so.
+	s.logged(node0, storage, 443, "A", "")
+	// The Internet client is in the ipRules.
+	if p := peerOf(client); p.Verdict.Access != flow.Allow || p.Src.Addr != client.Addr {
+		t.Errorf("client's peer %+v, want allowed from %v", p, client.Addr)
+	}
+	// An NSG refusal is still a refused connection.
+	svc445 := svc
+	ln2, err := s.f.Listen(ctx, svc445, 445)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	s.mustDeny(node0, storage, 445, "deny-smb-out")
 }

@@ -32,6 +32,9 @@ const (
 	subnet  = sub + "/virtualNetworks/vnet/subnets/default"
 	appNet  = sub + "/virtualNetworks/vnet/subnets/appliance"
 	routeTb = sub + "/routeTables/rt"
+	// Storage is the storage account served at 198.18.1.4: its firewall
+	// denies by default and admits the Internet client's range.
+	Storage = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/fab/providers/Microsoft.Storage/storageAccounts/fabstore"
 )
 
 // variant changes the conformance network.
@@ -83,11 +86,13 @@ func (v variant) json() string {
 		{"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.0.5", "privateIPAllocationMethod": "Static", "subnet": {"id": %q},
 		 "publicIPAddress": {"id": "%s/publicIPAddresses/pip1"}}}]}},
 	{"id": %q, "location": "eastus", "properties": {"enableIPForwarding": %v, "ipConfigurations": [
-		{"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.1.4", "privateIPAllocationMethod": "Static", "subnet": {"id": %q}}}]}}
+		{"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.1.4", "privateIPAllocationMethod": "Static", "subnet": {"id": %q}}}]}},
+	{"id": %q, "location": "eastus", "properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices",
+		"ipRules": [{"value": "203.0.113.0/24", "action": "Allow"}]}}}
 	]`,
 		SubNSG, strings.Join(subRules, ","), NICNSG, strings.Join(nicRules, ","), routeTb, sub, sub,
 		sub, SubNSG, routeTb,
-		Node0, NICNSG, subnet, sub, Node1, subnet, sub, NVA, !v.noForwarding, appNet)
+		Node0, NICNSG, subnet, sub, Node1, subnet, sub, NVA, !v.noForwarding, appNet, Storage)
 }
 
 // Engine compiles a variant of the conformance network.

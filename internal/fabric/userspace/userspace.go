@@ -74,6 +74,45 @@ type Fabric struct {
 	closed   bool
 
 	ports sync.Map // netip.Addr → *atomic.Uint32: the next ephemeral port of a source
+
+	// peers are the peers of connections dialed whose header the
+	// listener has not read yet, by the header's source and destination.
+	peerMu sync.Mutex
+	peers  map[[2]netip.AddrPort]pendingPeer
+}
+
+type pendingPeer struct {
+	peer fabric.Peer
+	at   time.Time
+}
+
+// putPeer remembers the peer of a connection about to be written to a
+// listener; the listener takes it with takePeer. Entries of connections
+// whose header was never read are dropped once they are older than a
+// header may be.
+func (f *Fabric) putPeer(k [2]netip.AddrPort, p fabric.Peer) {
+	now := time.Now()
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	if f.peers == nil {
+		f.peers = map[[2]netip.AddrPort]pendingPeer{}
+	}
+	if len(f.peers) >= 1024 {
+		for k, e := range f.peers {
+			if now.Sub(e.at) > proxyproto.MaxSkew {
+				delete(f.peers, k)
+			}
+		}
+	}
+	f.peers[k] = pendingPeer{peer: p, at: now}
+}
+
+func (f *Fabric) takePeer(k [2]netip.AddrPort) (fabric.Peer, bool) {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	e, ok := f.peers[k]
+	delete(f.peers, k)
+	return e.peer, ok
 }
 
 var _ fabric.Fabric = (*Fabric)(nil)
@@ -300,6 +339,7 @@ func (l *listener) handshake(c net.Conn) {
 	}
 	c.SetReadDeadline(time.Time{})
 	vc := &conn{Conn: c, local: fabric.Addr(h.Dst), remote: fabric.Addr(h.Src)}
+	vc.peer, vc.hasPeer = l.f.takePeer([2]netip.AddrPort{h.Src, h.Dst})
 	select {
 	case l.accepted <- vc:
 	case <-l.done:
@@ -419,12 +459,20 @@ func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.E
 		return nil, &fabric.Unresolved{Err: fmt.Errorf("fabric: %s -> %s: %w", from, dst, err)}
 	}
 	src.Addr = v.Packet.Src
-	rec := fabric.RecordOf(src, sport, dstEp, dst.Port(), &v)
 	from := netip.AddrPortFrom(v.Packet.Src, sport)
-	if v.Access == flow.Deny {
-		f.flows.Append(rec)
+	logged := &v
+	if dstEp.Service != "" && fabric.FirewallOnly(&v) {
+		// The network delivers it; the service's firewall refuses its
+		// requests one by one (and logs them). The flow is logged as the
+		// network decided it.
+		nv := v
+		nv.Access, nv.Hops = flow.Allow, v.Hops[:len(v.Hops)-1]
+		logged = &nv
+	} else if v.Access == flow.Deny {
+		f.flows.Append(fabric.RecordOf(src, sport, dstEp, dst.Port(), &v))
 		return nil, &fabric.Denied{Src: from, Dst: dst, Verdict: v}
 	}
+	rec := fabric.RecordOf(src, sport, dstEp, dst.Port(), logged)
 	// The listener of the packet as delivered: a public IP translated to
 	// its NIC's private address, on that very NIC where networks overlap.
 	seen := netip.AddrPortFrom(v.Seen.Dst, dst.Port())
@@ -454,7 +502,11 @@ func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.E
 	if err != nil {
 		return nil, refused(fmt.Sprintf("allowed, but the listener at %s is gone", seen))
 	}
-	if err := proxyproto.Write(c, proxyproto.Header{Src: netip.AddrPortFrom(v.Seen.Src, sport), Dst: seen}, f.key); err != nil {
+	hdr := proxyproto.Header{Src: netip.AddrPortFrom(v.Seen.Src, sport), Dst: seen}
+	pk := [2]netip.AddrPort{hdr.Src, hdr.Dst}
+	f.putPeer(pk, fabric.Peer{Src: src, SrcPort: sport, Verdict: v})
+	if err := proxyproto.Write(c, hdr, f.key); err != nil {
+		f.takePeer(pk)
 		c.Close()
 		return nil, fmt.Errorf("fabric: starting %s -> %s: %w", from, dst, err)
 	}
@@ -476,7 +528,12 @@ type conn struct {
 	rec           fabric.Record
 	sent, recvd   atomic.Int64
 	closeOnce     sync.Once
+	peer          fabric.Peer // the accepting side's
+	hasPeer       bool
 }
+
+// Peer implements fabric.PeerOf.
+func (c *conn) Peer() (fabric.Peer, bool) { return c.peer, c.hasPeer }
 
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
