@@ -1,0 +1,77 @@
+package pki
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreateLoadIssueVerify(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := LoadOrCreateCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, KeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	again, err := LoadOrCreateCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.CertPEM()) != string(ca.CertPEM()) {
+		t.Fatal("a second load made a different CA")
+	}
+	leaf, err := again.Issue([]string{"*.blob.core.windows.net"}, []netip.Addr{netip.MustParseAddr("198.18.1.4")}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := x509.VerifyOptions{Roots: ca.Pool(), DNSName: "mystore.blob.core.windows.net"}
+	if _, err := leaf.Leaf.Verify(opts); err != nil {
+		t.Fatalf("a leaf of the reloaded CA does not verify against the first: %v", err)
+	}
+	opts.DNSName = "mystore.vault.azure.net"
+	if _, err := leaf.Leaf.Verify(opts); err == nil {
+		t.Fatal("the leaf verified for a name it was not issued for")
+	}
+	if err := leaf.Leaf.VerifyHostname("198.18.1.4"); err != nil {
+		t.Fatalf("IP SAN: %v", err)
+	}
+	// A TLS config with it loads.
+	_ = &tls.Config{Certificates: []tls.Certificate{leaf}}
+}
+
+func TestRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadOrCreateCA(dir); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, KeyFile)
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateCA(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable key: %v, want a refusal naming the fix", err)
+	}
+	os.Chmod(key, 0o600)
+	os.Remove(filepath.Join(dir, CertFile))
+	if _, err := LoadOrCreateCA(dir); err == nil || !strings.Contains(err.Error(), "remove both") {
+		t.Fatalf("a key without its certificate: %v, want a refusal", err)
+	}
+	// Another CA's certificate with this key.
+	other := t.TempDir()
+	o, err := LoadOrCreateCA(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, CertFile), o.CertPEM(), 0o644)
+	if _, err := LoadOrCreateCA(dir); err == nil || !strings.Contains(err.Error(), "does not belong") {
+		t.Fatalf("a mismatched pair: %v, want a refusal", err)
+	}
+}
