@@ -204,3 +204,20 @@ func TestSealBindsVersion(t *testing.T) {
 		t.Errorf("open under a missing key: %v", err)
 	}
 }
+
+func TestSealOpenBindsPurposeAndID(t *testing.T) {
+	k, err := LoadKeyring(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := k.Seal("storage/account-key", "/subscriptions/s/x/A", []byte("k1"))
+	if p, err := k.Open("storage/account-key", "/subscriptions/s/x/a", s); err != nil || string(p) != "k1" {
+		t.Fatalf("Open = %q, %v; want k1 (ids compare case-insensitively)", p, err)
+	}
+	if _, err := k.Open("storage/account-key", "/subscriptions/s/x/b", s); err == nil {
+		t.Fatal("a value sealed for one id opened for another")
+	}
+	if _, err := k.Open("registry/password", "/subscriptions/s/x/a", s); err == nil {
+		t.Fatal("a value sealed for one purpose opened for another")
+	}
+}

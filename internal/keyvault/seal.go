@@ -76,3 +76,46 @@ func (v Value) LogValue() slog.Value { return slog.StringValue(v.String()) }
 
 // MarshalJSON implements json.Marshaler with the redaction.
 func (v Value) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// Sealed is a value sealed by Keyring.Seal, as it is stored (JSON, byte
+// fields in base64).
+type Sealed struct {
+	KeyID      string `json:"kid"`
+	Nonce      []byte `json:"nonce"`
+	Ciphertext []byte `json:"ct"`
+}
+
+// sealFor is the additional data of a value sealed for another owner than
+// a secret version: the purpose (e.g. "storage/account-key") and the
+// case-folded id it belongs to, so that it opens only for that id.
+func sealFor(purpose, id string) []byte {
+	return []byte("vnetml/" + purpose + "/v1\x00" + storeKey(id))
+}
+
+// Seal encrypts plaintext under the current master key for id and
+// purpose: platform credentials kept outside key vaults (storage account
+// keys) are sealed so, never stored in plaintext. Service.Reencrypt does
+// not see them; their owner re-seals them after a rotation.
+func (k *Keyring) Seal(purpose, id string, plaintext []byte) Sealed {
+	s := k.set.Load()
+	a := s.aeads[s.current]
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	return Sealed{KeyID: s.current, Nonce: nonce, Ciphertext: a.Seal(nil, nonce, plaintext, sealFor(purpose, id))}
+}
+
+// Open decrypts a value Seal sealed for the same purpose and id.
+func (k *Keyring) Open(purpose, id string, v Sealed) ([]byte, error) {
+	a, ok := k.set.Load().aeads[v.KeyID]
+	if !ok {
+		return nil, errMasterKeyMissing(id, v.KeyID)
+	}
+	if len(v.Nonce) != a.NonceSize() {
+		return nil, errIntegrity(id)
+	}
+	p, err := a.Open(nil, v.Nonce, v.Ciphertext, sealFor(purpose, id))
+	if err != nil {
+		return nil, errIntegrity(id)
+	}
+	return p, nil
+}
