@@ -43,9 +43,30 @@ type KeyVaultProperties struct {
 	PublicNetworkAccess string          `json:"publicNetworkAccess,omitempty"`
 	ProvisioningState   string          `json:"provisioningState,omitempty"`
 	VaultURI            string          `json:"vaultUri,omitempty"`
+	// AccessPolicies say who may use the vault's secrets (when RBAC
+	// authorization is off); EnableRbacAuthorization makes roles decide.
+	AccessPolicies          []AccessPolicy `json:"accessPolicies,omitempty"`
+	EnableRbacAuthorization *bool          `json:"enableRbacAuthorization,omitempty"`
 	// VirtualAddress is vnetml's: the vault's address in the virtual
 	// cloud, inside its region's AzureKeyVault service tag.
 	VirtualAddress string `json:"virtualAddress,omitempty"`
+}
+
+// AccessPolicy grants one identity (in vnetml, a token's name) permissions
+// on a vault's secrets: get, list, set, delete, or all.
+type AccessPolicy struct {
+	TenantID    string            `json:"tenantId,omitempty"`
+	ObjectID    string            `json:"objectId"`
+	Permissions PolicyPermissions `json:"permissions"`
+}
+
+// PolicyPermissions are an access policy's permissions; vnetml decides on
+// secrets only and keeps the others as written.
+type PolicyPermissions struct {
+	Secrets      []string `json:"secrets,omitempty"`
+	Keys         []string `json:"keys,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+	Storage      []string `json:"storage,omitempty"`
 }
 
 // NetworkRuleSet is `properties.networkAcls` of a storage account (spec §5)

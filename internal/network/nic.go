@@ -55,6 +55,8 @@ type PublicIPAddress struct {
 type SKU struct {
 	Name string `json:"name"`
 	Tier string `json:"tier,omitempty"`
+	// Family is a key vault SKU's ("A").
+	Family string `json:"family,omitempty"`
 }
 
 // PublicIPAddressProperties holds a public IP's address and attachment.

@@ -219,6 +219,9 @@ func (s *Snapshot) ValidateChanged(tags TagResolver, changed func(id string) boo
 			l.Merge(rootOf("keyVaults", r.Name, i)+".properties.networkAcls",
 				validateNetworkRuleSet(r.Properties.NetworkAcls, "keyvault", v.idx))
 		}
+		if v.checks(r.ID) {
+			validateAccessPolicies(&l, rootOf("keyVaults", r.Name, i)+".properties.accessPolicies", r.Properties.AccessPolicies)
+		}
 	}
 	return l.Err()
 }

@@ -226,3 +226,28 @@ func (k aclRules) checkVNetRule(l *armerror.List, target string, r VirtualNetwor
 		"Validation of network acls failure: SubnetsHaveNoServiceEndpointsConfigured:Subnets %s of virtual network %s do not have ServiceEndpoints for %s resources configured. Add %s to subnet's ServiceEndpoints collection before trying to ACL %s resources to these subnets.",
 		sn.Name, vnetID, svc, svc, svc)
 }
+
+// secretPermissions are the secret permissions of an access policy that
+// vnetml decides on, and the ones Key Vault knows that it keeps as written.
+var secretPermissions = map[string]bool{"get": true, "list": true, "set": true, "delete": true, "all": true,
+	"backup": true, "restore": true, "recover": true, "purge": true}
+
+// validateAccessPolicies checks a key vault's access policies: each names
+// an identity (objectId) and known secret permissions; 1,024 at most.
+func validateAccessPolicies(l *armerror.List, target string, aps []AccessPolicy) {
+	if len(aps) > 1024 {
+		l.Addf(CodeInvalidValuesForRequestParameters, target, "A key vault holds at most 1024 access policies; this one has %d.", len(aps))
+	}
+	for i, ap := range aps {
+		t := fmt.Sprintf("%s[%d]", target, i)
+		if strings.TrimSpace(ap.ObjectID) == "" {
+			l.Addf(CodeInvalidValuesForRequestParameters, t+".objectId", "An access policy needs an objectId: the identity it grants to (in vnetml, a token's name).")
+		}
+		for j, p := range ap.Permissions.Secrets {
+			if !secretPermissions[strings.ToLower(p)] {
+				l.Addf(CodeInvalidValuesForRequestParameters, fmt.Sprintf("%s.permissions.secrets[%d]", t, j),
+					"%q is not a secret permission; use get, list, set, delete (or all, backup, restore, recover, purge).", p)
+			}
+		}
+	}
+}
