@@ -1,0 +1,5 @@
+//go:build !race
+
+package storageauth
+
+const raceEnabled = false
