@@ -34,6 +34,8 @@ const (
 	CodeAuthorizationFailure            = "AuthorizationFailure"
 	CodeAuthenticationFailed            = "AuthenticationFailed"
 	CodeAuthorizationPermissionMismatch = "AuthorizationPermissionMismatch"
+	CodeNoAuthenticationInformation     = "NoAuthenticationInformation"
+	CodeInvalidAuthenticationInfo       = "InvalidAuthenticationInfo"
 	CodeInternalError                   = "InternalError"
 )
 
@@ -65,6 +67,8 @@ var statuses = map[string]int{
 	CodeAuthorizationFailure:            http.StatusForbidden,
 	CodeAuthenticationFailed:            http.StatusForbidden,
 	CodeAuthorizationPermissionMismatch: http.StatusForbidden,
+	CodeNoAuthenticationInformation:     http.StatusUnauthorized,
+	CodeInvalidAuthenticationInfo:       http.StatusBadRequest,
 	CodeInternalError:                   http.StatusInternalServerError,
 }
 

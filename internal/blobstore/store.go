@@ -219,6 +219,25 @@ func (s *Store) DeleteContainer(ctx context.Context, account, container string) 
 	return os.RemoveAll(trash)
 }
 
+// DeleteAccount deletes every container of account and what they hold
+// (the account was deleted). The account's directory leaves the tree in
+// one rename, so a reader sees all of it or none. An account with no data
+// is not an error.
+func (s *Store) DeleteAccount(ctx context.Context, account string) error {
+	if err := validAccount(account); err != nil {
+		return err
+	}
+	trash, err := os.MkdirTemp(s.tmp, "deleted-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(trash)
+	if err := os.Rename(filepath.Join(s.root, account), filepath.Join(trash, "a")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(s.root)
+}
+
 // Container is one container in a listing.
 type Container struct {
 	Name         string

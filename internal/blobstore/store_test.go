@@ -381,3 +381,33 @@ func TestUncommittedBlocksExpire(t *testing.T) {
 		t.Errorf("error is not typed: %v", err)
 	}
 }
+
+func TestDeleteAccount(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, acct := range []string{"gone", "kept"} {
+		if err := s.CreateContainer(ctx, acct, "box"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutBlob(ctx, acct, "box", "b", strings.NewReader("x"), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteAccount(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenBlob(ctx, "gone", "box", "b", Conditions{}); !isCode(err, CodeContainerNotFound) {
+		t.Fatalf("a blob of a deleted account: %v, want ContainerNotFound", err)
+	}
+	if b, err := s.OpenBlob(ctx, "kept", "box", "b", Conditions{}); err != nil {
+		t.Fatalf("another account's blob: %v", err)
+	} else {
+		b.Close()
+	}
+	if err := s.DeleteAccount(ctx, "never"); err != nil {
+		t.Fatalf("an account without data: %v", err)
+	}
+}
