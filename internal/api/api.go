@@ -6,6 +6,7 @@
 package api
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 )
@@ -182,4 +183,53 @@ type FlowRecord struct {
 	BytesSent     int64  `json:"bytesSent,omitempty"`
 	BytesReceived int64  `json:"bytesReceived,omitempty"`
 	FlowTuple     string `json:"flowTuple"`
+}
+
+// The data planes of storage accounts and key vaults live in the virtual
+// cloud. A client outside it (the CLI user) reaches them through the
+// server: an HTTP CONNECT to the API endpoint, authenticated with the
+// client's token (Proxy-Authorization: Bearer <token>, or Basic with the
+// token as password), opens a connection to the named host and port
+// through the fabric from the client's public address — so firewalls'
+// ipRules and NSGs judge it as they would judge the user's laptop.
+const (
+	// ClientAddressHeader, on the CONNECT request, is the public IPv4
+	// address the client calls from (configured per login).
+	ClientAddressHeader = "X-Vnetml-Client-Address"
+	// DefaultClientAddress is the address of a client that gives none: an
+	// Internet address (TEST-NET-3, the local cloud's client range).
+	DefaultClientAddress = "203.0.113.10"
+	// CAPath serves the deployment CA's certificate (PEM), which the
+	// front ends' certificates chain to.
+	CAPath = "/providers/vnetml.Network/ca"
+)
+
+// nonPublicIPv4 are the IPv4 ranges that are no client's public address.
+var nonPublicIPv4 = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("224.0.0.0/4"), netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// NonPublic returns the range that makes a not a client's public address
+// (private, shared, loopback, link-local, multicast or reserved), and
+// false for a public IPv4 address. Client and server check the same.
+func NonPublic(a netip.Addr) (netip.Prefix, bool) {
+	for _, p := range nonPublicIPv4 {
+		if p.Contains(a) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// WhoAmIPath answers GET with the caller's token: its name (what key
+// vault access policies name as objectId), role and scope.
+const WhoAmIPath = "/providers/vnetml.Authorization/whoami"
+
+// WhoAmI is the answer at WhoAmIPath.
+type WhoAmI struct {
+	TokenName string `json:"tokenName"`
+	Role      string `json:"role"`
+	Scope     string `json:"scope"`
 }

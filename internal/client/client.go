@@ -28,6 +28,9 @@ type Client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+	// roots are the CAs trusted for the server's certificate (nil: the
+	// system's); the data plane's transport adds the deployment CA.
+	roots *x509.CertPool
 }
 
 // Options tune a Client. The zero value is fine.
@@ -48,19 +51,22 @@ func New(endpoint, token string, opt Options) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, armerror.New("InvalidEndpoint", "endpoint", "The endpoint %q is not an http:// or https:// URL such as %s.", endpoint, api.DefaultEndpoint)
 	}
+	var roots *x509.CertPool
+	if opt.CACert != "" {
+		pem, err := os.ReadFile(opt.CACert)
+		if err != nil {
+			return nil, armerror.New("InvalidCACert", "ca-cert", "Reading the CA certificate: %v.", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, armerror.New("InvalidCACert", "ca-cert", "%s holds no PEM certificate.", opt.CACert)
+		}
+	}
 	hc := opt.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if opt.CACert != "" {
-			pem, err := os.ReadFile(opt.CACert)
-			if err != nil {
-				return nil, armerror.New("InvalidCACert", "ca-cert", "Reading the CA certificate: %v.", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, armerror.New("InvalidCACert", "ca-cert", "%s holds no PEM certificate.", opt.CACert)
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if roots != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		}
 		timeout := opt.Timeout
 		if timeout == 0 {
@@ -68,7 +74,7 @@ func New(endpoint, token string, opt Options) (*Client, error) {
 		}
 		hc = &http.Client{Transport: tr, Timeout: timeout}
 	}
-	return &Client{base: u, token: token, http: hc}, nil
+	return &Client{base: u, token: token, http: hc, roots: roots}, nil
 }
 
 // Endpoint returns the server's URL.

@@ -20,6 +20,10 @@ type Config struct {
 	Token        string `json:"token"`
 	CACert       string `json:"caCert,omitempty"`
 	Subscription string `json:"subscription,omitempty"`
+	// ClientAddress is the public IPv4 address this user calls the
+	// virtual cloud's data planes from (storage firewalls' ipRules judge
+	// it); empty means api.DefaultClientAddress.
+	ClientAddress string `json:"clientAddress,omitempty"`
 }
 
 // ConfigPath is where the config lives: $VNETML_CONFIG, else
