@@ -85,3 +85,12 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestWhoAmI(t *testing.T) {
+	e := newEnv(t)
+	m := e.must(200, "GET", "/providers/vnetml.Authorization/whoami", nil).json(t)
+	if m["tokenName"] != "admin" || m["role"] != "Owner" || m["scope"] != "/" {
+		t.Fatalf("whoami: %v", m)
+	}
+	e.wantError(401, "AuthenticationFailed", "GET", "/providers/vnetml.Authorization/whoami", nil, "Authorization", "Bearer vnm_nope")
+}

@@ -15,7 +15,10 @@ func FuzzAPI(f *testing.F) {
 	paths := []string{rg, nsg, vnet, nic, vnet + "/subnets/s", nsg + "/securityRules/r", net + "/routeTables/rt",
 		net + "/routeTables/rt/routes/r", net + "/publicIPAddresses/p", net + "/loadBalancers/lb", net + "/applicationSecurityGroups/a",
 		rg + "/providers/Microsoft.Authorization/locks/l", nw, sub, nw + "/ipFlowVerify", nw + "/nextHop",
-		"/providers/vnetml.Resources/apply", "/providers/vnetml.Authorization/tokens/t"}
+		"/providers/vnetml.Resources/apply", "/providers/vnetml.Authorization/tokens/t",
+		workspace, workspace + "/datastores/d", rg + "/providers/Microsoft.ContainerRegistry/registries/reg12345",
+		rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore", rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore/listKeys",
+		rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore/regenerateKey", rg + "/providers/Microsoft.KeyVault/vaults/fuzzvault"}
 	for i, b := range []string{groupBody, nsgBody, vnetBody, nicBody, `{"properties": {"addressPrefix": "10.0.0.0/24"}}`,
 		`{"properties": {"priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp"}}`,
 		`{"location": "eastus", "properties": {"routes": [{"name": "r", "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "None"}}]}}`,
@@ -28,8 +31,14 @@ func FuzzAPI(f *testing.F) {
 	}
 	f.Add(uint8(0), uint8(0), []byte(`{"location": "eastus", "tags": {"a": 1}}`))
 	f.Add(uint8(2), uint8(2), []byte(`{"properties": null}`))
+	f.Add(uint8(18), uint8(0), []byte(`{"location": "eastus", "properties": {"storageAccount": "x"}}`))
+	f.Add(uint8(19), uint8(0), []byte(`{"properties": {"datastoreType": "AzureBlob", "accountName": "fuzzstore", "containerName": "c"}}`))
+	f.Add(uint8(20), uint8(0), []byte(`{"location": "eastus", "sku": {"name": "Basic"}}`))
+	f.Add(uint8(21), uint8(0), []byte(`{"location": "eastus", "properties": {"networkAcls": {"defaultAction": "Deny"}}}`))
+	f.Add(uint8(23), uint8(2), []byte(`{"keyName": "key3"}`))
+	f.Add(uint8(24), uint8(0), []byte(`{"location": "eastus", "properties": {"accessPolicies": [{"objectId": "", "permissions": {"secrets": ["fly"]}}]}}`))
 
-	e := newEnv(f)
+	e := newDataEnv(f)
 	e.secureNetwork()
 	h := e.srv.Handler()
 	methods := []string{http.MethodPut, http.MethodPatch, http.MethodPost, http.MethodGet, http.MethodDelete}

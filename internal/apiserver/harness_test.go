@@ -39,6 +39,9 @@ type env struct {
 	st    *sqlite.Store
 	fab   *userspace.Fabric
 	admin string
+	// data, when set before start, adds the workspace data planes (see
+	// newDataEnv); their parts are then set.
+	data *dataParts
 }
 
 func newEnv(t testing.TB) *env {
@@ -74,9 +77,16 @@ func (e *env) start() {
 		secret = strings.TrimSpace(string(b))
 	}
 	fab := userspace.New(userspace.Options{})
-	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab})
+	cfg := apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab}
+	if e.data != nil {
+		e.data.start(t, e.dir, &cfg)
+	}
+	srv, err := apiserver.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e.data != nil {
+		e.data.srv.Store(srv)
 	}
 	e.st, e.srv, e.admin, e.fab = st, srv, secret, fab
 	e.http = httptest.NewServer(srv.Handler())
@@ -88,6 +98,9 @@ func (e *env) stop() {
 	}
 	e.http.Close()
 	e.srv.Close()
+	if e.data != nil {
+		e.data.stop()
+	}
 	e.fab.Close()
 	e.st.Close()
 	e.http = nil

@@ -401,6 +401,29 @@ func (s *Server) buildKinds() {
 		"effectiveRouteTable":            {h: s.effectiveRoutes, name: "networkInterfaces.effectiveRouteTable", act: auth.Query},
 	}
 
+	s.kinds[strings.ToLower(network.TypeStorageAccount)].actions = map[string]route{
+		"listKeys":      {h: s.listKeys, name: "storageAccounts.listKeys", act: auth.Write},
+		"regenerateKey": {h: s.regenerateKey, name: "storageAccounts.regenerateKey", act: auth.Write},
+	}
+
+	add(&kind{name: "workspaces", typ: typeWorkspace, methods: map[string]route{
+		http.MethodGet:    {h: s.getPlain, name: "workspaces.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageWorkspace, name: "workspaces.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageWorkspace, name: "workspaces.patch", act: auth.Write},
+		http.MethodDelete: {h: s.deletePlain, name: "workspaces.delete", act: auth.Delete},
+	}, list: &route{h: s.listPlain, name: "workspaces.list", act: auth.Read, list: true}})
+	add(&kind{name: "workspaces.datastores", typ: typeDatastore, methods: map[string]route{
+		http.MethodGet:    {h: s.getPlain, name: "workspaces.datastores.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageDatastore, name: "workspaces.datastores.put", act: auth.Write},
+		http.MethodDelete: {h: s.deleteDatastore, name: "workspaces.datastores.delete", act: auth.Delete},
+	}, list: &route{h: s.listDatastores, name: "workspaces.datastores.list", act: auth.Read, list: true}})
+	add(&kind{name: "registries", typ: typeRegistry, methods: map[string]route{
+		http.MethodGet:    {h: s.getPlain, name: "registries.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageRegistry, name: "registries.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageRegistry, name: "registries.patch", act: auth.Write},
+		http.MethodDelete: {h: s.deletePlain, name: "registries.delete", act: auth.Delete},
+	}, list: &route{h: s.listPlain, name: "registries.list", act: auth.Read, list: true}})
+
 	add(&kind{name: "networkWatchers", typ: typeNetworkWatcher, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "networkWatchers.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageWatcher, name: "networkWatchers.put", act: auth.Write},
@@ -422,6 +445,9 @@ func (s *Server) buildKinds() {
 
 	add(&kind{name: "usages", typ: typeUsage,
 		list: &route{h: s.listUsages, name: "usages.list", act: auth.Read, list: true}})
+
+	add(&kind{name: "whoami", typ: "vnetml.Authorization/whoami",
+		list: &route{h: s.whoAmI, name: "whoami", self: true}})
 
 	add(&kind{name: "tokens", typ: typeToken, methods: map[string]route{
 		http.MethodGet:    {h: s.getToken, name: "tokens.get", self: true},

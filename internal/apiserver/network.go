@@ -127,6 +127,11 @@ func (s *Server) stageNetwork(t *txn, id store.ID, body []byte, cond store.Condi
 	if err := t.put(id, obj, nil, m.Location); err != nil {
 		return false, err
 	}
+	if _, ok := obj.(*network.StorageAccount); ok && cur == nil {
+		if err := t.putAccountKeys(id.ID, ""); err != nil {
+			return false, err
+		}
+	}
 	if v, ok := obj.(*network.VirtualNetwork); ok && cur == nil {
 		if err := t.ensureWatcher(id.Subscription, v.Location); err != nil {
 			return false, err

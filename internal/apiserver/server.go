@@ -15,9 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/fabric"
 	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/keyvault"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store"
@@ -45,6 +47,26 @@ type Config struct {
 	// applied to it, its flow log is served, and Network Watcher's
 	// connectivity check sends real connections through it.
 	Fabric fabric.Fabric
+	// Keyring seals the credentials the server keeps (storage account
+	// keys); nil keeps none, and storage accounts then have no keys.
+	Keyring *keyvault.Keyring
+	// Secrets is where workspaces put their credentials (their key
+	// vault's secrets); nil skips them.
+	Secrets *keyvault.Service
+	// DataPlane, when set, gets every compiled engine with its network:
+	// the front ends of storage accounts and key vaults follow it.
+	DataPlane DataPlane
+	// CAPEM is the deployment CA's certificate, served at api.CAPath.
+	CAPEM []byte
+}
+
+// DataPlane is what the server asks of the front ends of storage accounts
+// and key vaults (internal/dataplane).
+type DataPlane interface {
+	// Apply gets every compiled engine with its network.
+	Apply(eng *flow.Engine, snap *network.Snapshot)
+	// DeleteAccountData deletes a storage account's blobs and shares.
+	DeleteAccountData(ctx context.Context, account string) error
 }
 
 // DefaultPublicIPPool is the range public IP addresses are drawn from in
@@ -65,7 +87,11 @@ type Server struct {
 	log     *slog.Logger
 	quotas  Quotas
 	pool    netip.Prefix
-	fab     fabric.Fabric         // nil: no data plane
+	fab     fabric.Fabric     // nil: no data plane
+	keyring *keyvault.Keyring // nil: no storage account keys
+	secrets *keyvault.Service // nil: workspaces write no secrets
+	dp      DataPlane         // nil: no data planes
+	caPEM   []byte
 	names   map[string]netip.Addr // host names registered in fab; owned by compile
 	metrics *metrics
 	kinds   map[string]*kind
@@ -101,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
@@ -136,6 +163,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// ARM's error envelope.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.Method == http.MethodConnect:
+			s.tunnel(w, r)
+		case r.URL.Path == api.CAPath && r.Method == http.MethodGet && s.caPEM != nil:
+			w.Header().Set("Content-Type", "application/x-pem-file")
+			w.Write(s.caPEM)
 		case r.URL.Path == "/healthz" && r.Method == http.MethodGet:
 			s.healthz(w, r)
 		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
@@ -240,6 +272,9 @@ func (s *Server) compile(v *view) {
 	if s.fab != nil {
 		s.fab.Apply(eng)
 		s.syncNames(v.snap)
+	}
+	if s.dp != nil {
+		s.dp.Apply(eng, v.snap)
 	}
 	s.engMu.Lock()
 	s.eng.Store(&compiled{rev: v.rev, eng: eng})

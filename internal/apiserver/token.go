@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/auth"
 )
 
@@ -61,4 +62,11 @@ func (s *Server) deleteToken(ctx context.Context, rq *request) (response, error)
 		return response{}, err
 	}
 	return response{status: http.StatusOK}, nil
+}
+
+// whoAmI answers GET /providers/vnetml.Authorization/whoami: the caller's
+// token name (what key vault access policies name), role and scope.
+func (s *Server) whoAmI(_ context.Context, rq *request) (response, error) {
+	p := rq.principal
+	return ok(api.WhoAmI{TokenName: p.TokenID, Role: string(p.Role), Scope: p.Scope})
 }

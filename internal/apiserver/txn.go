@@ -39,7 +39,15 @@ type txn struct {
 	// by the resources being written, by subnet key (a NIC with a static
 	// and a dynamic ip configuration in one subnet).
 	staged map[string]map[netip.Addr]bool
+	// after run, in order, once the transaction is committed and the
+	// engine reflects it (writing a workspace's secrets into its vault);
+	// the first error is the write's answer, though it is committed.
+	after []func(ctx context.Context) error
 }
+
+// afterCommit runs fn once this transaction is committed (never in a dry
+// run).
+func (t *txn) afterCommit(fn func(ctx context.Context) error) { t.after = append(t.after, fn) }
 
 type guard struct {
 	id     string
@@ -58,14 +66,31 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 	t := &txn{s: s, ctx: ctx, who: who, dryRun: dryRun, puts: map[string]*entry{}, dels: map[string]*entry{}}
 	err := fn(t)
 	var rev int64
+	var purge []*entry
 	if err == nil {
+		purge = t.servicesChanged()
 		rev, err = t.commit()
 	}
 	s.mu.Unlock()
-	if err != nil || rev == 0 {
+	if err != nil || dryRun {
 		return err
 	}
-	return s.waitEngine(ctx, rev)
+	if rev != 0 {
+		if err := s.waitEngine(ctx, rev); err != nil {
+			return err
+		}
+	}
+	for _, e := range purge {
+		if err := s.purgeData(ctx, e); err != nil {
+			return err
+		}
+	}
+	for _, fn := range t.after {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // get returns the current version of a resource as this transaction sees

@@ -32,6 +32,15 @@ var forbidden = map[string][]string{
 	// The workspace data planes know the store, not the server around them.
 	"internal/keyvault":  {module + "internal/apiserver", module + "internal/cli", module + "internal/daemon", module + "internal/client"},
 	"internal/blobstore": {module + "internal/apiserver", module + "internal/cli", module + "internal/daemon", module + "internal/client", module + "internal/store"},
+	// The front ends serve the stores through the fabric; the server
+	// drives them, not the other way round.
+	"internal/dataplane": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client"},
+	// Request signing and the CA are libraries: both sides use them.
+	"internal/storageauth": {"os", module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client", module + "internal/network", module + "internal/flow"},
+	"internal/pki": {"net/http", module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client"},
 	// The data plane knows the engine, not the control plane.
 	"internal/fabric": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
 		module + "internal/daemon", module + "internal/client", module + "internal/auth"},

@@ -18,11 +18,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
+	"github.com/vnetml/vnetml/internal/dataplane"
 	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
 	"github.com/vnetml/vnetml/internal/fabric/userspace"
 	"github.com/vnetml/vnetml/internal/servicetag"
@@ -170,11 +172,33 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	}
 	fab := userspace.New(userspace.Options{Key: key, Logger: log})
 	defer fab.Close()
-	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab})
+	ws, err := openWorkspaceServices(ctx, o.DataDir, log)
 	if err != nil {
 		return err
 	}
+	defer ws.close()
+	var srvp atomic.Pointer[apiserver.Server]
+	dp, err := dataplane.New(dataplane.Config{
+		Fabric: fab, Blobs: ws.blobs, Files: ws.files, Secrets: ws.secrets, Auth: authn, Cert: ws.cert, Logger: log,
+		AccountKeys: func(ctx context.Context, id string) ([][]byte, error) {
+			if s := srvp.Load(); s != nil {
+				return s.AccountKeys(ctx, id)
+			}
+			return nil, errors.New("the server is starting")
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer dp.Close()
+	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab,
+		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM()})
+	if err != nil {
+		return err
+	}
+	srvp.Store(srv)
 	defer srv.Close()
+	go ws.sweep(ctx, log)
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

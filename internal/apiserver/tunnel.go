@@ -1,0 +1,157 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/fabric"
+)
+
+// tunnel answers CONNECT host:port (see api.ClientAddressHeader): a client
+// outside the virtual cloud opens a connection to a virtual address
+// through the fabric, from its public address. A refusal by the network
+// is a 403 whose reason phrase and body carry the explanation (clients
+// such as Go's show the reason phrase).
+func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, msg string) {
+		s.log.Info("tunnel refused", "target", r.Host, "status", status, "reason", msg)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		io.WriteString(w, msg+"\n")
+	}
+	if s.fab == nil {
+		fail(http.StatusNotImplemented, "this server runs no fabric, so the virtual cloud's data planes cannot be reached")
+		return
+	}
+	token := proxyToken(r)
+	if token == "" {
+		w.Header().Set("Proxy-Authenticate", `Bearer realm="vnetml"`)
+		fail(http.StatusProxyAuthRequired, "send your vnetml token as Proxy-Authorization: Bearer <token>")
+		return
+	}
+	if _, err := s.auth.Authenticate(r.Context(), "Bearer "+token); err != nil {
+		fail(http.StatusProxyAuthRequired, err.Error())
+		return
+	}
+	from, err := clientAddress(r.Header.Get(api.ClientAddressHeader))
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	host, portText, err := net.SplitHostPort(r.Host)
+	port, perr := strconv.ParseUint(portText, 10, 16)
+	if err != nil || perr != nil || port == 0 {
+		fail(http.StatusBadRequest, fmt.Sprintf("CONNECT wants host:port, not %q", r.Host))
+		return
+	}
+	dst, ok := s.fab.Resolve(host)
+	if !ok {
+		fail(http.StatusBadGateway, fmt.Sprintf("%s does not resolve in the virtual cloud: no storage account or key vault has that host name", host))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	c, err := s.fab.Dial(ctx, fabric.Endpoint{Addr: from}, netip.AddrPortFrom(dst, uint16(port)))
+	cancel()
+	if err != nil {
+		var d *fabric.Denied
+		if errors.As(err, &d) {
+			fail(http.StatusForbidden, err.Error())
+		} else {
+			fail(http.StatusBadGateway, err.Error())
+		}
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		c.Close()
+		fail(http.StatusHTTPVersionNotSupported, "CONNECT needs HTTP/1.1")
+		return
+	}
+	client, rw, err := hj.Hijack()
+	if err != nil {
+		c.Close()
+		return
+	}
+	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		client.Close()
+		c.Close()
+		return
+	}
+	// Bytes the client sent after its request (a TLS hello) may sit in
+	// the server's buffer already.
+	if n := rw.Reader.Buffered(); n > 0 {
+		b, _ := rw.Reader.Peek(n)
+		if _, err := c.Write(b); err != nil {
+			client.Close()
+			c.Close()
+			return
+		}
+	}
+	go pipe(client, c)
+}
+
+// pipe copies both ways until either side ends, then closes both.
+func pipe(a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+		done <- struct{}{}
+	}
+	go cp(a, b)
+	go cp(b, a)
+	<-done
+	<-done
+	a.Close()
+	b.Close()
+}
+
+// proxyToken returns the token of a CONNECT request: Proxy-Authorization
+// Bearer, or Basic with the token as password.
+func proxyToken(r *http.Request) string {
+	h := r.Header.Get("Proxy-Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	if b, ok := strings.CutPrefix(h, "Basic "); ok {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b))
+		if err == nil {
+			if _, pass, ok := strings.Cut(string(raw), ":"); ok {
+				return pass
+			}
+		}
+	}
+	return ""
+}
+
+// clientAddress parses a client's claimed public address: empty means
+// api.DefaultClientAddress; anything but a public IPv4 address is refused
+// (a private, shared, loopback, link-local, multicast or reserved address
+// would claim a place inside some network).
+func clientAddress(s string) (netip.Addr, error) {
+	if s == "" {
+		s = api.DefaultClientAddress
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("%s %q is not an IPv4 address; set your public address with vnetml login --client-address", api.ClientAddressHeader, s)
+	}
+	if p, bad := api.NonPublic(a); bad {
+		return netip.Addr{}, fmt.Errorf("%s %s is in %s, which is not a public address; a client outside the virtual cloud calls from a public IPv4 address", api.ClientAddressHeader, a, p)
+	}
+	return a, nil
+}
