@@ -26,7 +26,7 @@ const flat = `manifest fields are written flat, without "properties"; to give a 
 var groupSchema = &schema{
 	what: "a resource group",
 	fields: []string{"name", "location", "tags", "locks", "applicationSecurityGroups", "networkSecurityGroups",
-		"routeTables", "publicIPAddresses", "virtualNetworks", "storageAccounts", "keyVaults", "networkInterfaces", "resources"},
+		"routeTables", "publicIPAddresses", "virtualNetworks", "storageAccounts", "keyVaults", "networkInterfaces", "workspaces", "resources"},
 	hints: map[string]string{
 		"nsgs":             `write "networkSecurityGroups"`,
 		"securityGroups":   `write "networkSecurityGroups"`,
@@ -98,6 +98,9 @@ func (p *parser) group(n *yaml.Node, path string) {
 	}
 	for i, e := range f.list("networkInterfaces", "[{name: nic0, subnet: mynetwork/default}]") {
 		p.nic(e, fmt.Sprintf("%s.networkInterfaces[%d]", path, i), g)
+	}
+	for i, e := range f.list("workspaces", "[{name: myworkspace, storageAccount: mlworkspacestore, keyVault: ml-keyvault}]") {
+		p.workspace(e, fmt.Sprintf("%s.workspaces[%d]", path, i), g)
 	}
 	for i, e := range f.list("resources", "[{type: Microsoft.Network/loadBalancers, name: lb, properties: {...}}]") {
 		p.verbatim(e, fmt.Sprintf("%s.resources[%d]", path, i), g)

@@ -129,6 +129,9 @@ var kinds = map[string]string{
 	network.TypePublicIPAddress:        "public IP address",
 	network.TypeVirtualNetwork:         "virtual network",
 	network.TypeSubnet:                 "subnet",
+	network.TypeStorageAccount:         "storage account",
+	network.TypeKeyVault:               "key vault",
+	TypeContainerRegistry:              "container registry",
 }
 
 // reference resolves a reference to a resource of type typ: a name in

@@ -150,12 +150,12 @@ func TestExampleValidates(t *testing.T) {
 	var types []string
 	for _, r := range rs {
 		types = append(types, r.Type)
-		if r.Type != TypeResourceGroup && r.Type != TypeLock {
+		if r.Type != TypeResourceGroup && r.Type != TypeLock && r.Type != TypeWorkspace {
 			docs = append(docs, r.Doc)
 		}
 	}
 	wantTypes := []string{TypeResourceGroup, network.TypeNetworkSecurityGroup, network.TypeVirtualNetwork,
-		network.TypeStorageAccount, network.TypeKeyVault, network.TypeNetworkInterface, TypeLock}
+		network.TypeStorageAccount, network.TypeKeyVault, TypeWorkspace, network.TypeNetworkInterface, TypeLock}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("types (-want +got):\n%s", diff)
 	}

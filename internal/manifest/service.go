@@ -231,3 +231,59 @@ func lowerAlnum(r rune) rune {
 	}
 	return -1
 }
+
+// ARM types of the workspace and what it links that the network model
+// does not hold.
+const (
+	TypeWorkspace         = "Microsoft.MachineLearningServices/workspaces"
+	TypeContainerRegistry = "Microsoft.ContainerRegistry/registries"
+)
+
+var workspaceSchema = &schema{
+	what:   "a workspace",
+	fields: []string{"name", "location", "tags", "description", "friendlyName", "storageAccount", "keyVault", "containerRegistry", "locks"},
+	hints: map[string]string{
+		"storage":    `write "storageAccount": the name of a storage account in this group (or its id)`,
+		"vault":      `write "keyVault": the name of a key vault in this group (or its id)`,
+		"registry":   `write "containerRegistry": the name of a registry in this group (or its id)`,
+		"properties": flat,
+	},
+}
+
+var workspaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$`)
+
+// workspace reads an Azure ML workspace: its storage account, key vault
+// and container registry by name in the group (or id); those left out are
+// created with it (see internal/apiserver's workspaces).
+func (p *parser) workspace(n *yaml.Node, path string, g *group) {
+	f := p.fields(n, path, workspaceSchema)
+	if f == nil {
+		return
+	}
+	errs := len(p.errs)
+	id, doc, ok := p.head(f, g, TypeWorkspace, "myworkspace")
+	if name := f.vals["name"]; ok && !workspaceName.MatchString(name.Value) {
+		p.errAt(name, f.sub("name"), "%q is not a workspace name: write 3 to 33 letters, digits, '-' and '_', starting with a letter or digit", name.Value)
+	}
+	props := object{}
+	for _, s := range []string{"description", "friendlyName"} {
+		if v, set := f.str(s); set {
+			props = append(props, member{s, v})
+		}
+	}
+	for _, r := range []struct{ field, typ, example string }{
+		{"storageAccount", network.TypeStorageAccount, "mlworkspacestore"},
+		{"keyVault", network.TypeKeyVault, "ml-keyvault"},
+		{"containerRegistry", TypeContainerRegistry, "mlregistry"},
+	} {
+		if rn := f.node(r.field); rn != nil {
+			if ref, good := p.reference(rn, f.sub(r.field), g, r.typ, r.example); good {
+				props = append(props, member{r.field, ref})
+			}
+		}
+	}
+	if ok && len(p.errs) == errs {
+		p.add(n, path, id, TypeWorkspace, append(doc, member{"properties", props}))
+	}
+	p.locks(f, id, ok)
+}
