@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -203,7 +202,7 @@ func (s *Server) stageWorkspace(t *txn, id store.ID, body []byte, cond store.Con
 	d.Properties.DiscoveryURL = "https://" + d.Location + ".api.azureml.ms/discovery"
 	d.Properties.ProvisioningState = succeeded
 	group := "/subscriptions/" + id.Subscription + "/resourceGroups/" + id.ResourceGroup
-	suffix := hex.EncodeToString([]byte(d.Properties.WorkspaceID))[:8]
+	suffix := strings.ReplaceAll(d.Properties.WorkspaceID, "-", "")[:8]
 	if cur == nil {
 		if d.Properties.StorageAccount, err = s.linkOrCreate(t, "properties.storageAccount", d.Properties.StorageAccount, network.TypeStorageAccount,
 			group+"/providers/"+network.TypeStorageAccount+"/"+compact(name, 16)+suffix, d.Location,

@@ -21,7 +21,7 @@ func TestApply(t *testing.T) {
 	}
 
 	first := s.run("apply", "-f", exampleManifest)
-	if first.code != 0 || !strings.Contains(first.stdout, "7 created, 0 changed, 0 unchanged.") {
+	if first.code != 0 || !strings.Contains(first.stdout, "8 created, 0 changed, 0 unchanged.") {
 		t.Fatalf("first apply: %d\n%s%s", first.code, first.stdout, first.stderr)
 	}
 	for _, want := range []string{"created  resourceGroups", "networkSecurityGroups  mygroup/ml-nsg", "mygroup/mynetwork/keep-network"} {
@@ -37,7 +37,7 @@ func TestApply(t *testing.T) {
 		}
 	}
 	again := s.run("apply", "-f", exampleManifest)
-	if again.code != 0 || !strings.Contains(again.stdout, "0 created, 0 changed, 7 unchanged.") {
+	if again.code != 0 || !strings.Contains(again.stdout, "0 created, 0 changed, 8 unchanged.") {
 		t.Fatalf("second apply: %d\n%s%s", again.code, again.stdout, again.stderr)
 	}
 
@@ -48,7 +48,7 @@ func TestApply(t *testing.T) {
 	}
 	changed := filepath.Join(t.TempDir(), "changed.yaml")
 	os.WriteFile(changed, []byte(strings.Replace(string(b), "destinationPorts: 22", "destinationPorts: 2222", 1)), 0o600)
-	if r := s.run("apply", "-f", changed); r.code != 0 || !strings.Contains(r.stdout, "0 created, 1 changed, 6 unchanged.") {
+	if r := s.run("apply", "-f", changed); r.code != 0 || !strings.Contains(r.stdout, "0 created, 1 changed, 7 unchanged.") {
 		t.Fatalf("changed apply: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 

@@ -20,19 +20,20 @@ import (
 // loginCmd is `vnetml login`: check a server and a token, and save them
 // for the commands that follow.
 type loginCmd struct {
-	env          *env
-	endpoint     string
-	token        string
-	tokenFile    string
-	dataDir      string
-	caCert       string
-	subscription string
+	env           *env
+	endpoint      string
+	token         string
+	tokenFile     string
+	dataDir       string
+	caCert        string
+	subscription  string
+	clientAddress string
 }
 
 func newLoginCmd(e *env) *cobra.Command {
 	c := &loginCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "login [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] [--ca-cert FILE] [--subscription ID]",
+		Use:   "login [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] [--ca-cert FILE] [--subscription ID] [--client-address IP]",
 		Short: "Log in to a vnetml server: check a token and save it for later commands",
 		Long: `Log in to a vnetml server: check that the token works (by listing the
 subscriptions it can see), then save the endpoint, token, CA certificate
@@ -49,15 +50,24 @@ The subscription later commands use is --subscription (it must be one the
 token sees), else the default subscription when the token sees it, else the
 first one it sees.
 
+The client address is the public IPv4 address the data-plane commands
+(vnetml storage blob ..., vnetml keyvault secret ...) call from: storage
+accounts' and key vaults' IP rules judge it. It is --client-address, else
+$VNETML_CLIENT_ADDRESS, else none saved, which means ` + api.DefaultClientAddress + `.
+
 The config is $VNETML_CONFIG, else config.json in vnetml's directory of the
 user's config directory (~/.config/vnetml/config.json on Linux), written
 with mode 0600 because it holds the token. Flags and VNETML_ENDPOINT,
-VNETML_TOKEN and VNETML_SUBSCRIPTION still override it command by command.`,
+VNETML_TOKEN, VNETML_SUBSCRIPTION and VNETML_CLIENT_ADDRESS (and their
+flags) still override it command by command.`,
 		Example: `  # On the server's machine: the admin token from ~/.vnetml/admin.token
   vnetml login
 
   # Another machine, with a token an Owner created (vnetml token create)
-  vnetml login --endpoint https://vnetml.example.com:7878 --ca-cert ca.pem --token-file ci.token`,
+  vnetml login --endpoint https://vnetml.example.com:7878 --ca-cert ca.pem --token-file ci.token
+
+  # Call storage and key vault data planes as a laptop at 198.51.100.77
+  vnetml login --client-address 198.51.100.77`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
@@ -69,6 +79,8 @@ VNETML_TOKEN and VNETML_SUBSCRIPTION still override it command by command.`,
 	f.Var(text(&c.dataDir, "DIR"), "data-dir", "the server's data directory, whose admin.token is used when no token is given (default $VNETML_DATA_DIR or ~/.vnetml)")
 	f.Var(text(&c.caCert, "FILE"), "ca-cert", "a PEM file of CA certificates to trust for the server's TLS certificate (default $VNETML_CA_CERT)")
 	f.Var(text(&c.subscription, "ID"), "subscription", "the subscription later commands use (default $VNETML_SUBSCRIPTION, or one the token sees)")
+	f.Var(text(&c.clientAddress, "IP"), "client-address", "the public IPv4 address data-plane commands call from, which firewalls' IP rules judge "+
+		"(default $VNETML_CLIENT_ADDRESS, else "+api.DefaultClientAddress+")")
 	return cmd
 }
 
@@ -78,10 +90,18 @@ func (c *loginCmd) run(ctx context.Context, _ []string) error {
 		return err
 	}
 	cfg := client.Config{
-		Endpoint:     firstOf(c.endpoint, os.Getenv("VNETML_ENDPOINT"), api.DefaultEndpoint),
-		Token:        token,
-		CACert:       firstOf(c.caCert, os.Getenv("VNETML_CA_CERT")),
-		Subscription: firstOf(c.subscription, os.Getenv("VNETML_SUBSCRIPTION")),
+		Endpoint:      firstOf(c.endpoint, os.Getenv("VNETML_ENDPOINT"), api.DefaultEndpoint),
+		Token:         token,
+		CACert:        firstOf(c.caCert, os.Getenv("VNETML_CA_CERT")),
+		Subscription:  firstOf(c.subscription, os.Getenv("VNETML_SUBSCRIPTION")),
+		ClientAddress: firstOf(c.clientAddress, os.Getenv("VNETML_CLIENT_ADDRESS")),
+	}
+	if cfg.ClientAddress != "" {
+		a, e := checkClientAddress(cfg.ClientAddress)
+		if e != nil {
+			return usageErr(e)
+		}
+		cfg.ClientAddress = a.String()
 	}
 	if cfg.CACert != "" {
 		// Later commands may run elsewhere: keep an absolute path.
@@ -224,6 +244,9 @@ func (c *loginCmd) report(cfg client.Config, from, path string, subs []subscript
 		if err := t.write(w); err != nil {
 			return err
 		}
+	}
+	if cfg.ClientAddress != "" {
+		fmt.Fprintf(w, "Data-plane commands call from client address %s.\n", cfg.ClientAddress)
 	}
 	_, err := fmt.Fprintf(w, "Saved the endpoint and token to %s (mode 0600).\n", path)
 	return internalErr(err)

@@ -114,6 +114,7 @@ or offline from the JSON that 'az ... show -o json' prints (--resources).`,
 	root.AddCommand(newDeleteCmd(e))
 	root.AddCommand(newLoginCmd(e))
 	root.AddCommand(newTokenCmd(e))
+	root.AddCommand(newWorkspaceCmd(e), newStorageCmd(e), newKeyVaultCmd(e))
 	return root
 }
 
@@ -265,7 +266,7 @@ func (e *env) report(cmd *cobra.Command, err error) int {
 	if a, ok := armerror.As(err); ok {
 		fmt.Fprintf(e.stderr, "vnetml: %v\n", a)
 		switch a.Code {
-		case "ServerUnreachable", "InternalServerError", "ServiceUnavailable", "UnexpectedResponse":
+		case "ServerUnreachable", "InternalServerError", "ServiceUnavailable", "UnexpectedResponse", "DataPlaneUnreachable":
 			return exitInternal // not the input's fault
 		}
 		return exitInput

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("VNETML_CONFIG", filepath.Join(dir, "no-config.json"))
-	for _, v := range []string{"VNETML_TOKEN", "VNETML_ENDPOINT", "VNETML_SUBSCRIPTION", "VNETML_CA_CERT", "VNETML_DATA_DIR"} {
+	for _, v := range []string{"VNETML_TOKEN", "VNETML_ENDPOINT", "VNETML_SUBSCRIPTION", "VNETML_CA_CERT", "VNETML_DATA_DIR", "VNETML_CLIENT_ADDRESS"} {
 		os.Unsetenv(v)
 	}
 	code := m.Run()
