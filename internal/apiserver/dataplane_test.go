@@ -317,3 +317,34 @@ func TestRecreatedResourcesStartEmpty(t *testing.T) {
 		t.Fatalf("the recreated vault lists %v, %v; want nothing", list, err)
 	}
 }
+
+// TestDataPlaneSurvivesRestart: after a restart the front ends answer
+// again at the same addresses, with the same keys and the same data.
+func TestDataPlaneSurvivesRestart(t *testing.T) {
+	e := newDataEnv(t)
+	e.firewalledNetwork()
+	ctx := context.Background()
+	up, err := e.apiClient().Storage(ctx, e.fromEndpoint(fabric.Endpoint{NIC: nic}), account, client.StorageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.CreateContainer(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Upload(ctx, "data", "kept.txt", strings.NewReader("kept"), 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := e.must(200, "POST", account+"/listKeys", nil).body
+	e.restart()
+	if after := e.must(200, "POST", account+"/listKeys", nil).body; !bytes.Equal(before, after) {
+		t.Fatal("the account keys changed across a restart")
+	}
+	down, err := e.apiClient().Storage(ctx, e.fromEndpoint(fabric.Endpoint{NIC: nic}), account, client.StorageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := down.Download(ctx, "data", "kept.txt", 0, "", &got, nil); err != nil || got.String() != "kept" {
+		t.Fatalf("after a restart: %q, %v", got.String(), err)
+	}
+}
