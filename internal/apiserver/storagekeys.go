@@ -77,17 +77,25 @@ func (s *Server) AccountKeys(_ context.Context, accountID string) ([][]byte, err
 	if s.keyring == nil {
 		return nil, armerror.New(codeInternal, "", "This server has no master keyring; storage account keys are not available.")
 	}
-	kid, err := store.ParseID(accountKeysID(accountID))
+	return s.openSealed(accountKeysID(accountID), sealAccountKey, accountID,
+		armerror.New(codeNotFound, "", "The storage account %s has no keys yet: run listKeys on it once (vnetml storage account keys list), which creates them.", lastSegment(accountID)))
+}
+
+// openSealed opens the values of the sealed document docID, sealed for
+// purpose and owner, as of the newest committed write; missing is the
+// error when there is no such document.
+func (s *Server) openSealed(docID, purpose, owner string, missing error) ([][]byte, error) {
+	id, err := store.ParseID(docID)
 	if err != nil {
 		return nil, err
 	}
-	doc, ok := s.view.Load().sealed[kid.Key]
+	doc, ok := s.view.Load().sealed[id.Key]
 	if !ok {
-		return nil, armerror.New(codeNotFound, "", "The storage account %s has no keys yet: run listKeys on it once (vnetml storage account keys list), which creates them.", lastSegment(accountID))
+		return nil, missing
 	}
-	var out [][]byte
+	out := make([][]byte, 0, len(doc.Keys))
 	for _, k := range doc.Keys {
-		p, err := s.keyring.Open(sealAccountKey, accountID+"/"+k.Name, k.Sealed)
+		p, err := s.keyring.Open(purpose, owner+"/"+k.Name, k.Sealed)
 		if err != nil {
 			return nil, err
 		}

@@ -135,20 +135,9 @@ var (
 // datastores workspaceblobstore and workspacefilestore. The credentials go
 // into the key vault once the write is committed (see workspaceSecrets).
 func (s *Server) stageWorkspace(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
-	if err := inGroup(id); err != nil {
-		return false, err
-	}
-	id = t.canonical(id)
-	cur := t.get(id.Key)
-	body, err := patched(cur, body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
-	if err != nil {
-		return false, err
-	}
 	var d workspaceDoc
-	if err := decodeBody(body, &d); err != nil {
-		return false, err
-	}
-	if err := checkName(id, d.Name, d.Type); err != nil {
+	id, cur, err := decodePut(t, id, body, patch, &d, func() (string, string) { return d.Name, d.Type })
+	if err != nil {
 		return false, err
 	}
 	name := lastSegment(id.ID)
@@ -357,20 +346,9 @@ func (s *Server) workspaceSecrets(ctx context.Context, d workspaceDoc) error {
 // digits, unique in the deployment (its login server is a host name), a
 // SKU, and admin passwords sealed beside it on creation.
 func (s *Server) stageRegistry(t *txn, id store.ID, body []byte, cond store.Condition, patch bool) (bool, error) {
-	if err := inGroup(id); err != nil {
-		return false, err
-	}
-	id = t.canonical(id)
-	cur := t.get(id.Key)
-	body, err := patched(cur, body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
-	if err != nil {
-		return false, err
-	}
 	var d registryDoc
-	if err := decodeBody(body, &d); err != nil {
-		return false, err
-	}
-	if err := checkName(id, d.Name, d.Type); err != nil {
+	id, _, err := decodePut(t, id, body, patch, &d, func() (string, string) { return d.Name, d.Type })
+	if err != nil {
 		return false, err
 	}
 	name := lastSegment(id.ID)
@@ -438,23 +416,8 @@ func (t *txn) putSealed(docID, purpose, owner string, names ...string) error {
 
 // registryPasswords returns a registry's admin passwords.
 func (s *Server) registryPasswords(registryID string) ([][]byte, error) {
-	id, err := store.ParseID(registryID + "/credentials/default")
-	if err != nil {
-		return nil, err
-	}
-	doc, ok := s.view.Load().sealed[id.Key]
-	if !ok {
-		return nil, armerror.New(codeNotFound, "", "Registry %s has no credentials.", lastSegment(registryID))
-	}
-	var out [][]byte
-	for _, k := range doc.Keys {
-		p, err := s.keyring.Open(sealRegistryPassword, registryID+"/"+k.Name, k.Sealed)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return s.openSealed(registryID+"/credentials/default", sealRegistryPassword, registryID,
+		armerror.New(codeNotFound, "", "Registry %s has no credentials.", lastSegment(registryID)))
 }
 
 // stageDatastore registers a datastore the user names: a blob container or
@@ -563,4 +526,25 @@ func (s *Server) deleteDatastore(ctx context.Context, rq *request) (response, er
 		return response{}, armerror.New(codeInvalidParameter, "name", "%s is a workspace's default datastore; it is deleted with the workspace.", name)
 	}
 	return s.deletePlain(ctx, rq)
+}
+
+// decodePut readies a PUT or PATCH of a document stored as it is, in a
+// resource group: it returns the canonical id and the current version, and
+// decodes the body — merged into the current document for a PATCH —
+// strictly into d, whose name and type (nameType) must agree with id.
+func decodePut(t *txn, id store.ID, body []byte, patch bool, d any, nameType func() (string, string)) (store.ID, *entry, error) {
+	if err := inGroup(id); err != nil {
+		return id, nil, err
+	}
+	id = t.canonical(id)
+	cur := t.get(id.Key)
+	body, err := patched(cur, body, patch, func() error { return notFound(store.NotFound(id.ID), id) })
+	if err != nil {
+		return id, cur, err
+	}
+	if err := decodeBody(body, d); err != nil {
+		return id, cur, err
+	}
+	name, typ := nameType()
+	return id, cur, checkName(id, name, typ)
 }
