@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go4.org/netipx"
 
 	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/auth"
@@ -92,10 +93,13 @@ type Server struct {
 	secrets *keyvault.Service // nil: workspaces write no secrets
 	dp      DataPlane         // nil: no data planes
 	caPEM   []byte
-	names   map[string]netip.Addr // host names registered in fab; owned by compile
-	metrics *metrics
-	kinds   map[string]*kind
-	handler http.Handler
+
+	platformOnce sync.Once
+	platform     *netipx.IPSet         // service tag ranges and the public IP pool (tunnel.go)
+	names        map[string]netip.Addr // host names registered in fab; owned by compile
+	metrics      *metrics
+	kinds        map[string]*kind
+	handler      http.Handler
 
 	// mu serializes writes; world is what they read and change.
 	mu    sync.Mutex

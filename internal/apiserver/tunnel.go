@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"go4.org/netipx"
 
 	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/fabric"
@@ -44,6 +47,9 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, err := clientAddress(r.Header.Get(api.ClientAddressHeader))
+	if err == nil {
+		err = s.notPlatform(from)
+	}
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error())
 		return
@@ -154,4 +160,41 @@ func clientAddress(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%s %s is in %s, which is not a public address; a client outside the virtual cloud calls from a public IPv4 address", api.ClientAddressHeader, a, p)
 	}
 	return a, nil
+}
+
+// notPlatform refuses a client address inside the virtual cloud's own
+// ranges: a service tag's (Batch node management, the ML control plane,
+// storage, …), where NSG rules written for the platform would admit the
+// client, or a public IP address the deployment gave a resource, where it
+// would pose as a node. The tag ranges are gathered once, on first use.
+func (s *Server) notPlatform(a netip.Addr) error {
+	s.platformOnce.Do(func() {
+		var b netipx.IPSetBuilder
+		for _, name := range s.tags.Names() {
+			if t, ok := s.tags.Lookup(name); ok {
+				for _, p := range t.V4 {
+					b.AddPrefix(p)
+				}
+			}
+		}
+		s.platform, _ = b.IPSet()
+	})
+	if s.platform != nil && s.platform.Contains(a) {
+		tag := "a service tag"
+		for _, name := range s.tags.Names() {
+			if t, ok := s.tags.Lookup(name); ok && slices.ContainsFunc(t.V4, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				tag = "service tag " + t.Name
+				break
+			}
+		}
+		return fmt.Errorf("%s %s is in %s, an address of the platform, not of a client; a client outside the virtual cloud calls from another public address, e.g. %s",
+			api.ClientAddressHeader, a, tag, api.DefaultClientAddress)
+	}
+	for _, p := range s.view.Load().snap.PublicIPAddresses {
+		if p.Properties.IPAddress == a.String() {
+			return fmt.Errorf("%s %s is public IP address %s of this deployment, not a client's; a client outside the virtual cloud calls from another public address, e.g. %s",
+				api.ClientAddressHeader, a, p.ID, api.DefaultClientAddress)
+		}
+	}
+	return nil
 }

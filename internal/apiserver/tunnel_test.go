@@ -53,6 +53,7 @@ func TestTunnel(t *testing.T) {
 		{"no token", "mlstore.blob.core.windows.net:443", "407", nil},
 		{"a wrong token", "mlstore.blob.core.windows.net:443", "407", []string{"Proxy-Authorization", "Bearer vnm_nope"}},
 		{"a private address", "mlstore.blob.core.windows.net:443", "400", []string{"Proxy-Authorization", bearer, "X-Vnetml-Client-Address", "10.0.0.9"}},
+		{"a platform address (BatchNodeManagement)", "mlstore.blob.core.windows.net:443", "400", []string{"Proxy-Authorization", bearer, "X-Vnetml-Client-Address", "198.18.3.9"}},
 		{"not an address", "mlstore.blob.core.windows.net:443", "400", []string{"Proxy-Authorization", bearer, "X-Vnetml-Client-Address", "laptop"}},
 		{"an unknown host", "nosuch.blob.core.windows.net:443", "502", []string{"Proxy-Authorization", bearer}},
 		{"no port", "mlstore.blob.core.windows.net", "400", []string{"Proxy-Authorization", bearer}},
@@ -65,6 +66,12 @@ func TestTunnel(t *testing.T) {
 		if got := e.connect(t, c.target, c.hdr...); !strings.HasPrefix(got, c.want) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+	// A public IP of the deployment is not a client's.
+	pip := e.must(201, "PUT", net+"/publicIPAddresses/pip0", `{"location": "eastus"}`).json(t)
+	addr := pip["properties"].(map[string]any)["ipAddress"].(string)
+	if got := e.connect(t, "mlstore.blob.core.windows.net:443", "Proxy-Authorization", bearer, "X-Vnetml-Client-Address", addr); !strings.HasPrefix(got, "400") {
+		t.Errorf("claiming public IP %s: %s", addr, got)
 	}
 	// A node's private address is not reachable from the Internet.
 	if got := e.connect(t, "10.0.0.4:22", "Proxy-Authorization", bearer); !strings.HasPrefix(got, "403") {

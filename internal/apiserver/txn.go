@@ -62,16 +62,22 @@ func (s *Server) write(ctx context.Context, who auth.Principal, fn func(t *txn) 
 
 // writeTxn is write, or with dryRun a check that writes nothing.
 func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, fn func(t *txn) error) error {
-	s.mu.Lock()
 	t := &txn{s: s, ctx: ctx, who: who, dryRun: dryRun, puts: map[string]*entry{}, dels: map[string]*entry{}}
-	err := fn(t)
 	var rev int64
 	var purge []*entry
-	if err == nil {
+	err := func() error {
+		// Unlocked by defer: a stager that panics (a bug) must not leave
+		// every later write waiting.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := fn(t); err != nil {
+			return err
+		}
 		purge = t.servicesChanged()
+		var err error
 		rev, err = t.commit()
-	}
-	s.mu.Unlock()
+		return err
+	}()
 	if err != nil || dryRun {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/keyvault"
 	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/store"
@@ -176,8 +177,8 @@ func (s *Server) stageWorkspace(t *txn, id store.ID, body []byte, cond store.Con
 		return false, err
 	}
 	d.ID, d.Name, d.Type, d.Etag = id.ID, name, typeWorkspace, ""
-	if d.Properties.WorkspaceID == "" {
-		d.Properties.WorkspaceID = newGUID()
+	if cur == nil {
+		d.Properties.WorkspaceID = newGUID() // the server's to give, never the client's
 	}
 	if d.Properties.FriendlyName == "" {
 		d.Properties.FriendlyName = name
@@ -473,6 +474,12 @@ func (s *Server) stageDatastore(t *txn, id store.ID, body []byte, cond store.Con
 	})
 	if acct == nil {
 		return false, armerror.New(network.CodeInvalidResourceReference, "properties.accountName", "Storage account %q does not exist in subscription %s.", p.AccountName, id.Subscription)
+	}
+	// The account's key goes into the workspace's vault: only a caller
+	// who may list that key may register the datastore.
+	if err := auth.Authorize(t.who, auth.Write, acct.ID); err != nil {
+		return false, armerror.New(codeAuthorization, "properties.accountName",
+			"Registering a datastore on storage account %s puts its key into the workspace's key vault, so it needs what listKeys needs: %v", acct.Name, err)
 	}
 	p.AccountName, p.StorageAccount = acct.Name, acct.ID
 	p.Endpoint, p.Protocol, p.IsDefault = "core.windows.net", "https", false

@@ -101,5 +101,9 @@ func tunnelRefusal(_ context.Context, _ *url.URL, req *http.Request, resp *http.
 	case http.StatusBadGateway:
 		code = "DataPlaneUnreachable"
 	}
-	return armerror.New(code, "", "reaching %s: %s", req.URL.Host, msg)
+	host := req.Host
+	if host == "" && req.URL != nil {
+		host = req.URL.Host
+	}
+	return armerror.New(code, "", "reaching %s: %s", host, msg)
 }
