@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/blobstore"
@@ -57,11 +56,7 @@ func (d *dataParts) start(t testing.TB, dir string, cfg *apiserver.Config) {
 	if d.ca, err = pki.LoadOrCreateCA(dir); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := d.ca.Issue([]string{"*.blob.core.windows.net", "*.file.core.windows.net", "*.vault.azure.net"}, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.dp, err = dataplane.New(dataplane.Config{Fabric: cfg.Fabric, Blobs: d.blobs, Files: files, Secrets: d.secrets, Auth: cfg.Auth, Cert: cert,
+	d.dp, err = dataplane.New(dataplane.Config{Fabric: cfg.Fabric, Blobs: d.blobs, Files: files, Secrets: d.secrets, Auth: cfg.Auth, CA: d.ca,
 		AccountKeys: func(ctx context.Context, id string) ([][]byte, error) {
 			if s := d.srv.Load(); s != nil {
 				return s.AccountKeys(ctx, id)

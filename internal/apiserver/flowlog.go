@@ -206,7 +206,7 @@ func (s *Server) connectivityCheck(ctx context.Context, rq *request) (response, 
 				}
 			case flow.StageRoute, flow.StageReturnRoute:
 				issue.Origin, issue.Type = "Outbound", "UserDefinedRoute"
-			default: // delivery, the service's firewall
+			default: // delivery (a firewall refuses requests, not connections: a TCP check reaches it)
 				issue.Origin = "Inbound"
 			}
 		}

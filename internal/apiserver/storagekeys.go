@@ -24,10 +24,13 @@ const (
 	sealAccountKey  = "storage/account-key"
 )
 
-type accountKeysDoc struct {
+// sealedDoc holds credentials sealed under the master keyring: a storage
+// account's keys, a registry's passwords.
+type sealedDoc struct {
 	Keys []sealedKey `json:"keys"`
 }
 
+// sealedKey is one named credential of a sealedDoc.
 type sealedKey struct {
 	Name   string          `json:"keyName"`
 	Sealed keyvault.Sealed `json:"sealed"`
@@ -45,7 +48,7 @@ func (t *txn) putAccountKeys(accountID, which string) error {
 	if err != nil {
 		return err
 	}
-	var doc accountKeysDoc
+	var doc sealedDoc
 	if cur := t.get(id.Key); cur != nil {
 		_ = json.Unmarshal(cur.res.Doc, &doc)
 	}
@@ -171,27 +174,28 @@ func newAccountKey() []byte {
 }
 
 // servicesChanged returns the storage accounts and key vaults this
-// transaction deletes or creates: the data of each is purged once the
-// transaction is committed, so that a resource deleted — or created again
-// under a name a deleted one had — holds no data of its predecessor.
-func (t *txn) servicesChanged() []*entry {
-	var out []*entry
+// transaction creates and those it deletes: the data of each is purged,
+// so that a resource deleted — or created again under a name a deleted
+// one had — holds no data of its predecessor.
+func (t *txn) servicesChanged() (created, deleted []*entry) {
 	isService := func(e *entry) bool {
 		return strings.EqualFold(e.id.Type, network.TypeStorageAccount) || strings.EqualFold(e.id.Type, network.TypeKeyVault)
 	}
 	for _, k := range t.order {
 		if e, ok := t.dels[k]; ok && isService(e) {
-			out = append(out, e)
+			deleted = append(deleted, e)
 		} else if e, ok := t.puts[k]; ok && isService(e) && t.s.world.byKey[k] == nil {
-			out = append(out, e)
+			created = append(created, e)
 		}
 	}
-	return out
+	return created, deleted
 }
 
 // purgeData deletes a storage account's blobs and file shares, or a key
-// vault's secrets.
-func (s *Server) purgeData(ctx context.Context, e *entry) error {
+// vault's secrets. deleted says the resource is gone (its data is then
+// removed again when a resource of its name is created, should this
+// fail).
+func (s *Server) purgeData(ctx context.Context, e *entry, deleted bool) error {
 	name := lastSegment(e.id.ID)
 	var err error
 	switch {
@@ -207,9 +211,12 @@ func (s *Server) purgeData(ctx context.Context, e *entry) error {
 			}
 		}
 	}
-	if err != nil {
-		s.log.Error("purging the data of a deleted or new resource", "id", e.id.ID, "error", err)
-		return armerror.New(codeInternal, "", "The change to %s is saved, but its old data could not be removed (%v); repeat the request to retry.", e.id.ID, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	s.log.Error("purging the data of a storage account or key vault", "id", e.id.ID, "deleted", deleted, "error", err)
+	if deleted {
+		return armerror.New(codeInternal, "", "%s is deleted, but its data could not be removed (%v); it will be when a resource of that name is created again.", e.id.ID, err)
+	}
+	return armerror.New(codeInternal, "", "%s was not created: the data a deleted resource of that name left could not be removed (%v); retry.", e.id.ID, err)
 }

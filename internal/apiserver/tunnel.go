@@ -17,14 +17,16 @@ import (
 	"go4.org/netipx"
 
 	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/servicetag"
 )
 
 // tunnel answers CONNECT host:port (see api.ClientAddressHeader): a client
 // outside the virtual cloud opens a connection to a virtual address
 // through the fabric, from its public address. A refusal by the network
-// is a 403 whose reason phrase and body carry the explanation (clients
-// such as Go's show the reason phrase).
+// is a 403 whose body carries the explanation (vnetml's client reads it;
+// Go's transport alone would show only the status).
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		s.log.Info("tunnel refused", "target", r.Host, "status", status, "reason", msg)
@@ -42,7 +44,8 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusProxyAuthRequired, "send your vnetml token as Proxy-Authorization: Bearer <token>")
 		return
 	}
-	if _, err := s.auth.Authenticate(r.Context(), "Bearer "+token); err != nil {
+	p, err := s.auth.Authenticate(r.Context(), "Bearer "+token)
+	if err != nil {
 		fail(http.StatusProxyAuthRequired, err.Error())
 		return
 	}
@@ -64,6 +67,12 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		fail(http.StatusBadGateway, fmt.Sprintf("%s does not resolve in the virtual cloud: no storage account or key vault has that host name", host))
 		return
+	}
+	if id := s.holderOf(dst); id != "" {
+		if err := auth.Authorize(p, auth.Read, id); err != nil {
+			fail(http.StatusForbidden, fmt.Sprintf("token %s may not reach %s: %v", p.TokenID, host, err))
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	c, err := s.fab.Dial(ctx, fabric.Endpoint{Addr: from}, netip.AddrPortFrom(dst, uint16(port)))
@@ -190,11 +199,48 @@ func (s *Server) notPlatform(a netip.Addr) error {
 		return fmt.Errorf("%s %s is in %s, an address of the platform, not of a client; a client outside the virtual cloud calls from another public address, e.g. %s",
 			api.ClientAddressHeader, a, tag, api.DefaultClientAddress)
 	}
-	for _, p := range s.view.Load().snap.PublicIPAddresses {
+	if servicetag.HostVIP.Contains(a) {
+		return fmt.Errorf("%s %s is Azure's host address (AzureLoadBalancer), not a client's; a client outside the virtual cloud calls from another public address, e.g. %s",
+			api.ClientAddressHeader, a, api.DefaultClientAddress)
+	}
+	snap := s.view.Load().snap
+	for _, g := range snap.LocalNetworkGateways {
+		for _, ps := range g.Properties.LocalNetworkAddressSpace.AddressPrefixes {
+			if p, err := netip.ParsePrefix(ps); err == nil && p.Contains(a) {
+				return fmt.Errorf("%s %s is in %s, the on-premises network of local network gateway %s, which reaches the virtual network through its gateway; a client on the Internet calls from another public address, e.g. %s",
+					api.ClientAddressHeader, a, p, g.Name, api.DefaultClientAddress)
+			}
+		}
+	}
+	for _, p := range snap.PublicIPAddresses {
 		if p.Properties.IPAddress == a.String() {
 			return fmt.Errorf("%s %s is public IP address %s of this deployment, not a client's; a client outside the virtual cloud calls from another public address, e.g. %s",
 				api.ClientAddressHeader, a, p.ID, api.DefaultClientAddress)
 		}
 	}
 	return nil
+}
+
+// holderOf returns the id of the storage account, key vault or public IP
+// address whose virtual address a is ("" for none): a tunnel to it needs
+// a token that may read it.
+func (s *Server) holderOf(a netip.Addr) string {
+	snap := s.view.Load().snap
+	addr := a.String()
+	for _, x := range snap.StorageAccounts {
+		if x.Properties.VirtualAddress == addr {
+			return x.ID
+		}
+	}
+	for _, x := range snap.KeyVaults {
+		if x.Properties.VirtualAddress == addr {
+			return x.ID
+		}
+	}
+	for _, x := range snap.PublicIPAddresses {
+		if x.Properties.IPAddress == addr {
+			return x.ID
+		}
+	}
+	return ""
 }

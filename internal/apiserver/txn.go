@@ -73,7 +73,18 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 		if err := fn(t); err != nil {
 			return err
 		}
-		purge = t.servicesChanged()
+		created, deleted := t.servicesChanged()
+		if !dryRun {
+			// A new storage account or key vault starts empty: whatever a
+			// deleted one of its name left is removed before its front end
+			// can serve (the engine has not seen it yet).
+			for _, e := range created {
+				if err := s.purgeData(ctx, e, false); err != nil {
+					return err
+				}
+			}
+		}
+		purge = deleted
 		var err error
 		rev, err = t.commit()
 		return err
@@ -87,7 +98,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 		}
 	}
 	for _, e := range purge {
-		if err := s.purgeData(ctx, e); err != nil {
+		if err := s.purgeData(ctx, e, true); err != nil {
 			return err
 		}
 	}

@@ -268,6 +268,12 @@ func (s *Server) linkOrCreate(t *txn, target, ref, typ, newID, loc, format strin
 	if e.loc != "" && e.loc != loc {
 		return "", armerror.New(network.CodeInvalidResourceReference, target, "%s is in %s; a workspace's resources must be in its region %s.", ref, e.loc, loc)
 	}
+	// Linking hands the workspace the resource's credentials (the account
+	// key, the registry password) or writes into it (the vault): the
+	// caller must be allowed to change it.
+	if err := auth.Authorize(t.who, auth.Write, e.id.ID); err != nil {
+		return "", armerror.New(codeAuthorization, target, "Linking %s to a workspace gives the workspace its credentials, so it needs write access to it: %v", lastSegment(e.id.ID), err)
+	}
 	return e.id.ID, nil
 }
 
@@ -317,18 +323,24 @@ func (s *Server) workspaceSecrets(ctx context.Context, d workspaceDoc) error {
 	}
 	vault := d.Properties.KeyVault
 	want := map[string]string{}
+	failed := func(what string, err error) error {
+		return armerror.New(codeInternal, "", "Workspace %s was saved, but %s could not be read for its key vault (%v); PUT the workspace again to retry.", d.Name, what, err)
+	}
 	if a := d.Properties.StorageAccount; a != "" {
 		keys, err := s.AccountKeys(ctx, a)
-		if err == nil && len(keys) > 0 {
-			name, key := lastSegment(a), base64.StdEncoding.EncodeToString(keys[0])
-			want[accountKeySecret(name)] = key
-			want[connectionStringSecret(name)] = "DefaultEndpointsProtocol=https;AccountName=" + name + ";AccountKey=" + key + ";EndpointSuffix=core.windows.net"
+		if err != nil {
+			return failed("the key of storage account "+lastSegment(a), err)
 		}
+		name, key := lastSegment(a), base64.StdEncoding.EncodeToString(keys[0])
+		want[accountKeySecret(name)] = key
+		want[connectionStringSecret(name)] = "DefaultEndpointsProtocol=https;AccountName=" + name + ";AccountKey=" + key + ";EndpointSuffix=core.windows.net"
 	}
 	if r := d.Properties.ContainerRegistry; r != "" {
-		if pw, err := s.registryPasswords(r); err == nil && len(pw) > 0 {
-			want[registryPasswordSecret(lastSegment(r))] = string(pw[0])
+		pw, err := s.registryPasswords(r)
+		if err != nil {
+			return failed("the password of registry "+lastSegment(r), err)
 		}
+		want[registryPasswordSecret(lastSegment(r))] = string(pw[0])
 	}
 	for name, value := range want {
 		b, err := s.secrets.Get(ctx, vault, name, "")
@@ -402,7 +414,7 @@ func (t *txn) putSealed(docID, purpose, owner string, names ...string) error {
 	if err != nil {
 		return err
 	}
-	var doc accountKeysDoc
+	var doc sealedDoc
 	for _, n := range names {
 		v := make([]byte, 24)
 		rand.Read(v)

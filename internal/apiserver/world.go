@@ -38,16 +38,16 @@ type view struct {
 	nics     map[string]string // network interface key → its region
 	// sealed are the sealed credentials (storage account keys, registry
 	// passwords), by the store key of their document.
-	sealed map[string]accountKeysDoc
+	sealed map[string]sealedDoc
 }
 
 // newView indexes what queries need of a committed world.
 func newView(rev int64, snap *network.Snapshot, refs refIndex, entries map[string]*entry) *view {
-	v := &view{rev: rev, snap: snap, refs: refs, watchers: map[string]string{}, nics: map[string]string{}, sealed: map[string]accountKeysDoc{}}
+	v := &view{rev: rev, snap: snap, refs: refs, watchers: map[string]string{}, nics: map[string]string{}, sealed: map[string]sealedDoc{}}
 	for k, e := range entries {
 		switch {
 		case strings.EqualFold(e.id.Type, typeAccountKeys) || strings.EqualFold(e.id.Type, typeRegistryCredentials):
-			var d accountKeysDoc
+			var d sealedDoc
 			if json.Unmarshal(e.res.Doc, &d) == nil {
 				v.sealed[k] = d
 			}

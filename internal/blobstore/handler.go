@@ -646,3 +646,18 @@ func writeError(w http.ResponseWriter, r *http.Request, reqID string, status int
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }
+
+// WriteError answers err in Azure Storage's error shape, as the handler
+// does: for a front end that refuses a request before the handler sees
+// it (a firewall). Its status is the code's (403 for codes this package
+// does not know).
+func WriteError(w http.ResponseWriter, r *http.Request, e *armerror.Error) {
+	reqID := newRequestID()
+	w.Header().Set("x-ms-request-id", reqID)
+	w.Header().Set("x-ms-version", APIVersion)
+	status, known := statuses[e.Code]
+	if !known {
+		status = http.StatusForbidden
+	}
+	writeError(w, r, reqID, status, e)
+}

@@ -179,7 +179,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	defer ws.close()
 	var srvp atomic.Pointer[apiserver.Server]
 	dp, err := dataplane.New(dataplane.Config{
-		Fabric: fab, Blobs: ws.blobs, Files: ws.files, Secrets: ws.secrets, Auth: authn, Cert: ws.cert, Logger: log,
+		Fabric: fab, Blobs: ws.blobs, Files: ws.files, Secrets: ws.secrets, Auth: authn, CA: ws.ca, Logger: log,
 		AccountKeys: func(ctx context.Context, id string) ([][]byte, error) {
 			if s := srvp.Load(); s != nil {
 				return s.AccountKeys(ctx, id)
@@ -198,7 +198,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	}
 	srvp.Store(srv)
 	defer srv.Close()
-	go ws.sweep(ctx, log)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go ws.sweep(sweepCtx, log)
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

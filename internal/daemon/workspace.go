@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -28,7 +27,6 @@ type workspaceServices struct {
 	secrets      *keyvault.Service
 	blobs, files *blobstore.Store
 	ca           *pki.CA
-	cert         tls.Certificate
 }
 
 func openWorkspaceServices(ctx context.Context, dir string, log *slog.Logger) (*workspaceServices, error) {
@@ -50,11 +48,6 @@ func openWorkspaceServices(ctx context.Context, dir string, log *slog.Logger) (*
 		return nil, err
 	}
 	if ws.ca, err = pki.LoadOrCreateCA(dir); err != nil {
-		ws.close()
-		return nil, err
-	}
-	ws.cert, err = ws.ca.Issue([]string{"*.blob.core.windows.net", "*.file.core.windows.net", "*.vault.azure.net"}, nil, 365*24*time.Hour)
-	if err != nil {
 		ws.close()
 		return nil, err
 	}

@@ -46,6 +46,7 @@ import (
 	"github.com/vnetml/vnetml/internal/flow"
 	"github.com/vnetml/vnetml/internal/keyvault"
 	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/pki"
 )
 
 // Ports of the front ends.
@@ -65,9 +66,9 @@ type Config struct {
 	Auth         *auth.Authenticator
 	// AccountKeys returns a storage account's keys (key1, key2).
 	AccountKeys func(ctx context.Context, accountID string) ([][]byte, error)
-	// Cert is the front ends' certificate: *.blob.core.windows.net,
-	// *.file.core.windows.net and *.vault.azure.net.
-	Cert   tls.Certificate
+	// CA issues the front ends' certificate (*.blob.core.windows.net,
+	// *.file.core.windows.net, *.vault.azure.net), renewed as it ages.
+	CA     *pki.CA
 	Logger *slog.Logger
 }
 
@@ -79,6 +80,8 @@ type Server struct {
 
 	eng   atomic.Pointer[flow.Engine]
 	vault atomic.Pointer[map[string]*network.KeyVault] // by network.Key(id)
+
+	limit refusalLimit // of refusals logged
 
 	mu     sync.Mutex
 	fronts map[frontKey]*front
@@ -103,15 +106,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Fabric == nil || cfg.Blobs == nil || cfg.Files == nil || cfg.Secrets == nil || cfg.Auth == nil || cfg.AccountKeys == nil {
 		return nil, errors.New("dataplane: Config needs Fabric, Blobs, Files, Secrets, Auth and AccountKeys")
 	}
-	if len(cfg.Cert.Certificate) == 0 {
-		return nil, errors.New("dataplane: Config needs a certificate")
+	if cfg.CA == nil {
+		return nil, errors.New("dataplane: Config needs a CA")
+	}
+	leaf, err := cfg.CA.NewLeaf([]string{"*.blob.core.windows.net", "*.file.core.windows.net", "*.vault.azure.net"}, 90*24*time.Hour)
+	if err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, fronts: map[frontKey]*front{},
-		tls: &tls.Config{Certificates: []tls.Certificate{cfg.Cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}}
+		tls: &tls.Config{GetCertificate: leaf.GetCertificate, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}}
 	empty := map[string]*network.KeyVault{}
 	s.vault.Store(&empty)
 	return s, nil

@@ -14,15 +14,22 @@ import (
 
 // storageHandler serves account name (id) from st at addr:port: the blob
 // endpoint (443) or the file share endpoint (445, the same REST subset).
+//
+// The firewall decides before anything of the request is read, as in
+// Azure: a refused caller learns nothing from a malformed request.
 func (s *Server) storageHandler(st *blobstore.Store, id, name string, addr netip.Addr, port uint16) http.Handler {
-	return st.Handler(
+	h := st.Handler(
 		func(*http.Request) (string, bool) { return name, true },
 		func(r *http.Request, req blobstore.Request) error {
-			if ref := s.firewall(r, id, addr, port); ref != nil {
-				return storageRefusal(name, ref)
-			}
 			return s.authenticateStorage(r, req, id, name, port)
 		})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ref := s.firewall(r, id, addr, port); ref != nil {
+			blobstore.WriteError(w, r, storageRefusal(name, ref))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // authenticateStorage admits a request signed with one of the account's
@@ -38,7 +45,7 @@ func (s *Server) authenticateStorage(r *http.Request, req blobstore.Request, id,
 	}
 	switch {
 	case hasSAS:
-		keys, err := s.cfg.AccountKeys(r.Context(), id)
+		keys, err := s.keys(r, id)
 		if err != nil {
 			return err
 		}
@@ -46,13 +53,13 @@ func (s *Server) authenticateStorage(r *http.Request, req blobstore.Request, id,
 		if port == PortFile {
 			a.Service = storageauth.ServiceFile
 		}
-		var caller netip.Addr
+		var caller netip.Addr // the address the firewall judged: sip judges the same
 		if p, ok := peerOf(r); ok {
-			caller = p.Verdict.Seen.Src
+			caller = p.Verdict.Caller.Addr
 		}
 		return sas.Verify(name, keys, a, caller, true, now) // front ends speak TLS only
 	case strings.HasPrefix(authz, "SharedKey "):
-		keys, err := s.cfg.AccountKeys(r.Context(), id)
+		keys, err := s.keys(r, id)
 		if err != nil {
 			return err
 		}
@@ -97,4 +104,15 @@ func storageKind(r *http.Request, req blobstore.Request) storageauth.Kind {
 		return storageauth.KindList
 	}
 	return storageauth.KindRead
+}
+
+// keys returns the account's keys; failing to read them is the server's
+// fault, answered 500 with the reason in the server's log only.
+func (s *Server) keys(r *http.Request, id string) ([][]byte, error) {
+	keys, err := s.cfg.AccountKeys(r.Context(), id)
+	if err != nil {
+		s.log.Error("dataplane: reading a storage account's keys", "account", id, "error", err)
+		return nil, armerror.New(blobstore.CodeInternalError, "", "The server could not read the account's keys; its log says why.")
+	}
+	return keys, nil
 }

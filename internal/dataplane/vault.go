@@ -13,16 +13,14 @@ import (
 )
 
 // vaultHandler serves key vault id's secrets at addr.
+// The firewall decides before anything of the request is read.
 func (s *Server) vaultHandler(id string, addr netip.Addr) http.Handler {
-	return s.cfg.Secrets.Handler(
+	h := s.cfg.Secrets.Handler(
 		func(*http.Request) (string, bool) { return id, true },
 		func(r *http.Request, vaultID string, op keyvault.Op) error {
 			v := (*s.vault.Load())[network.Key(id)]
 			if v == nil {
 				return armerror.New(keyvault.CodeNotFound, "", "Key vault %s no longer exists.", lastSegment(id))
-			}
-			if ref := s.firewall(r, id, addr, PortVault); ref != nil {
-				return vaultRefusal(v.Name, v.Location, ref)
 			}
 			p, err := s.cfg.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 			if err != nil {
@@ -31,6 +29,16 @@ func (s *Server) vaultHandler(id string, addr netip.Addr) http.Handler {
 			}
 			return mayUseSecrets(p, v, op)
 		})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := (*s.vault.Load())[network.Key(id)]
+		if v != nil {
+			if ref := s.firewall(r, id, addr, PortVault); ref != nil {
+				keyvault.WriteError(w, vaultRefusal(v.Name, v.Location, ref))
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // mayUseSecrets decides whether p may do op on v's secrets: by v's roles

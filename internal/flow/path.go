@@ -66,6 +66,10 @@ type PathVerdict struct {
 	// VNet source leaving through its public IP. It is Packet when nothing
 	// translates it.
 	Seen Packet
+	// Caller is how the destination service's firewall saw the source:
+	// the address it judges, the subnet of a service endpoint, trust. Set
+	// when the path reached a service's firewall.
+	Caller Caller
 	// SeenNIC is the id of the network interface the packet is delivered
 	// to; "" when it leaves the virtual networks or goes to a service.
 	SeenNIC string
@@ -259,17 +263,12 @@ func (e *Engine) Path(src, dst Endpoint, proto network.Protocol, srcPort, dstPor
 				caller.Addr = last.Addr
 			}
 		}
-		fv, ok := e.Firewall(dst.Service, caller)
+		v.Caller = caller
+		h, ok := e.firewallHop(dst.Service, caller, srcIC)
 		if !ok {
 			return PathVerdict{}, &QueryError{"destination", fmt.Errorf("service %s: %w", dst.Service, ErrNotFound)}
 		}
-		h := Hop{Stage: StageFirewall, Access: fv.Access, Resource: dst.Service, Name: fv.Service(), Rule: fv.RuleText(), Code: fv.Code(),
-			Where: "storage account " + fv.Service()}
-		if fv.Kind() == KindKeyVault {
-			h.Where = "key vault " + fv.Service()
-		}
-		if fv.Access == Deny {
-			h.Hint = e.firewallHint(fv, caller, srcIC)
+		if h.Access == Deny {
 			return deny(h)
 		}
 		v.Hops = append(v.Hops, h)
@@ -524,6 +523,39 @@ func (e *Engine) buildTagIndex() {
 		}
 	}
 	e.tagIndex = t
+}
+
+// firewallHop is the firewall stage of a path: the service's decision on
+// caller, with the fix when it refuses. src, the caller's ip
+// configuration, names its subnet in the fix (nil when unknown).
+func (e *Engine) firewallHop(service string, caller Caller, src *IPConfig) (Hop, bool) {
+	fv, ok := e.Firewall(service, caller)
+	if !ok {
+		return Hop{}, false
+	}
+	h := Hop{Stage: StageFirewall, Access: fv.Access, Resource: service, Name: fv.Service(), Rule: fv.RuleText(), Code: fv.Code(),
+		Where: "storage account " + fv.Service()}
+	if fv.Kind() == KindKeyVault {
+		h.Where = "key vault " + fv.Service()
+	}
+	if fv.Access == Deny {
+		h.Hint = e.firewallHint(fv, caller, src)
+	}
+	return h, true
+}
+
+// FirewallHop is a service's firewall decision on a caller as a path's
+// hop, with the fix when it refuses; srcNIC (may be empty) is the
+// caller's network interface, whose subnet the fix names. False when the
+// engine knows no such service.
+func (e *Engine) FirewallHop(service string, caller Caller, srcNIC string, srcAddr netip.Addr) (Hop, bool) {
+	var src *IPConfig
+	if srcNIC != "" {
+		if n, err := e.NIC(srcNIC); err == nil {
+			src, _ = n.IPConfigFor(srcAddr)
+		}
+	}
+	return e.firewallHop(service, caller, src)
 }
 
 func (e *Engine) firewallHint(fv FirewallVerdict, c Caller, src *IPConfig) string {

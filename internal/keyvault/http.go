@@ -588,3 +588,17 @@ func readUpdateBody(r *http.Request) (Update, error) {
 	u.Enabled, u.NotBefore, u.Expires = a.enabled, a.nbf, a.exp
 	return u, nil
 }
+
+// WriteError answers e in Key Vault's error shape with the status of its
+// code (403 for a code this package does not know and Forbidden): for a
+// front end that refuses a request before the handler sees it (a
+// firewall).
+func WriteError(w http.ResponseWriter, e *armerror.Error) {
+	st := status(e.Code)
+	if st == http.StatusBadRequest {
+		if _, known := statusOf[e.Code]; !known {
+			st = http.StatusForbidden
+		}
+	}
+	writeErrorStatus(w, st, e)
+}

@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,10 @@ const (
 	CertFile = "ca.crt"
 	KeyFile  = "ca.key"
 )
+
+// PermittedDomains are the DNS domains a deployment CA may sign for: the
+// host names of storage accounts, key vaults and registries.
+var PermittedDomains = []string{"blob.core.windows.net", "file.core.windows.net", "vault.azure.net", "azurecr.io"}
 
 // CA is a deployment's certificate authority.
 type CA struct {
@@ -71,6 +76,11 @@ func create(certPath, keyPath string) (*CA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
+		// Clients are told to trust this CA: it may sign for the virtual
+		// cloud's service names only, so that its key, should it leak,
+		// cannot impersonate any other site.
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         PermittedDomains,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -210,4 +220,42 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// Leaf is a server certificate that renews itself: GetCertificate (for a
+// tls.Config) hands out the current one and issues the next when less
+// than a third of its life is left.
+type Leaf struct {
+	ca       *CA
+	names    []string
+	validity time.Duration
+	mu       sync.Mutex
+	cur      *tls.Certificate
+}
+
+// NewLeaf issues a first certificate for names.
+func (ca *CA) NewLeaf(names []string, validity time.Duration) (*Leaf, error) {
+	l := &Leaf{ca: ca, names: names, validity: validity}
+	if _, err := l.GetCertificate(nil); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// GetCertificate implements tls.Config.GetCertificate.
+func (l *Leaf) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur != nil && time.Until(l.cur.Leaf.NotAfter) > l.validity/3 {
+		return l.cur, nil
+	}
+	c, err := l.ca.Issue(l.names, nil, l.validity)
+	if err != nil {
+		if l.cur != nil && time.Now().Before(l.cur.Leaf.NotAfter) {
+			return l.cur, nil // keep serving the old one while it is valid
+		}
+		return nil, err
+	}
+	l.cur = &c
+	return l.cur, nil
 }

@@ -75,3 +75,54 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("a mismatched pair: %v, want a refusal", err)
 	}
 }
+
+func TestNameConstraints(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := ca.Issue([]string{"www.example.com"}, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err) // issuing is not refused; verifying is
+	}
+	if _, err := evil.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "www.example.com"}); err == nil {
+		t.Fatal("a certificate for www.example.com verified against the deployment CA")
+	}
+	l, err := ca.NewLeaf([]string{"*.vault.azure.net"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "ml-keyvault.vault.azure.net"}); err != nil {
+		t.Fatalf("a vault certificate: %v", err)
+	}
+	if again, _ := l.GetCertificate(nil); again != c {
+		t.Fatal("a fresh certificate was reissued")
+	}
+}
+
+func TestLeafRenews(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ca.NewLeaf([]string{"*.vault.azure.net"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := l.GetCertificate(nil)
+	// Age it: a certificate with less than a third of its life left.
+	l.mu.Lock()
+	old := *first
+	leaf := *first.Leaf
+	leaf.NotAfter = time.Now().Add(10 * time.Minute)
+	old.Leaf = &leaf
+	l.cur = &old
+	l.mu.Unlock()
+	if next, _ := l.GetCertificate(nil); next == &old || time.Until(next.Leaf.NotAfter) < 50*time.Minute {
+		t.Fatal("an aging certificate was not renewed")
+	}
+}
