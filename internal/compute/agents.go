@@ -1,0 +1,65 @@
+package compute
+
+import (
+	"context"
+	"net"
+	"net/netip"
+
+	"github.com/vnetml/vnetml/internal/nodeagent"
+)
+
+// NodeAgents runs nodes as `vnetml agent` processes (internal/nodeagent).
+func NodeAgents(sp *nodeagent.Spawner) Agents { return spawned{sp} }
+
+type spawned struct{ sp *nodeagent.Spawner }
+
+func (s spawned) Start(ctx context.Context, clusterID, nodeID string) (Agent, error) {
+	a, err := s.sp.Start(ctx, nodeagent.NodeSpec{NodeID: nodeID, ClusterID: clusterID})
+	if err != nil {
+		return nil, err
+	}
+	return agent{a}, nil
+}
+
+func (s spawned) Adopt(ctx context.Context, nodeID string) (Agent, error) {
+	a, err := s.sp.Adopt(ctx, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return agent{a}, nil
+}
+
+func (s spawned) Orphans() map[string]string {
+	out := map[string]string{}
+	list, err := s.sp.Orphans(context.Background())
+	if err != nil {
+		return out
+	}
+	for _, o := range list {
+		out[o.NodeID] = o.ClusterID
+	}
+	return out
+}
+
+func (s spawned) Reap(ctx context.Context, nodeID string) error { return s.sp.Reap(ctx, nodeID) }
+func (s spawned) Detach()                                       { s.sp.Detach() }
+
+// agent is a node agent process.
+type agent struct{ a *nodeagent.Agent }
+
+func (a agent) Management() netip.AddrPort     { return a.a.Management }
+func (a agent) Control() netip.AddrPort        { return a.a.Control }
+func (a agent) Stop(ctx context.Context) error { return a.a.Stop(ctx) }
+func (a agent) Done() <-chan struct{}          { return a.a.Done() }
+
+func (a agent) Check(ctx context.Context, port uint16, dial func(ctx context.Context, port uint16) (net.Conn, error)) error {
+	if port != PortManagement {
+		_, err := a.a.ControlHealth(ctx, dial)
+		return err
+	}
+	if _, err := a.a.Health(ctx, dial); err != nil {
+		return err
+	}
+	_, err := a.a.Renew(ctx, dial)
+	return err
+}
