@@ -1,5 +1,5 @@
-// Command vnetml is vnetml's command line (internal/cli) and its server
-// (internal/daemon).
+// Command vnetml is vnetml's command line (internal/cli), its server
+// (internal/daemon) and the agent of each compute node (internal/nodeagent).
 package main
 
 import (
@@ -7,6 +7,9 @@ import (
 
 	"github.com/vnetml/vnetml/internal/cli"
 	"github.com/vnetml/vnetml/internal/daemon"
+	"github.com/vnetml/vnetml/internal/nodeagent"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, daemon.Command)) }
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, daemon.Command, nodeagent.Command))
+}

@@ -2,12 +2,17 @@ package apiserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/blobstore"
+	"github.com/vnetml/vnetml/internal/compute"
 	"github.com/vnetml/vnetml/internal/dataplane"
 	"github.com/vnetml/vnetml/internal/keyvault"
 	"github.com/vnetml/vnetml/internal/pki"
@@ -23,6 +28,15 @@ type dataParts struct {
 	secrets *keyvault.Service
 	db      *sqlite.Store
 	blobs   *blobstore.Store
+	// computes, when set before start, runs compute clusters checked
+	// every interval (ctl).
+	computes bool
+	interval time.Duration
+	ctl      *compute.Controller
+	nodesDir string
+	// crash makes the next stop leave the agents running, as a server
+	// killed with SIGKILL does.
+	crash bool
 }
 
 // newDataEnv is newEnv with the data planes of storage accounts and key
@@ -67,9 +81,47 @@ func (d *dataParts) start(t testing.TB, dir string, cfg *apiserver.Config) {
 		t.Fatal(err)
 	}
 	cfg.Keyring, cfg.Secrets, cfg.DataPlane, cfg.CAPEM = keys, d.secrets, d.dp, d.ca.CertPEM()
+	if d.computes {
+		d.newController(t, dir, cfg)
+	}
 }
 
 func (d *dataParts) stop() {
+	if d.ctl != nil && d.crash {
+		d.ctl.Detach()
+		d.crash = false
+	} else if d.ctl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		d.ctl.Close(ctx)
+		cancel()
+	}
 	d.dp.Close()
 	d.db.Close()
+}
+
+// killAgent kills a node's agent process with SIGKILL, as a crash would.
+func (d *dataParts) killAgent(nodeID string) error {
+	b, err := os.ReadFile(filepath.Join(d.nodesDir, nodeID, "agent.json"))
+	if err != nil {
+		return err
+	}
+	var rec struct{ PID int }
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return err
+	}
+	p, err := os.FindProcess(rec.PID)
+	if err != nil {
+		return err
+	}
+	return p.Kill()
+}
+
+// agentDirs lists the node state directories left.
+func (d *dataParts) agentDirs() []string {
+	ents, _ := os.ReadDir(d.nodesDir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }

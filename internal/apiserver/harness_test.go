@@ -87,6 +87,9 @@ func (e *env) start() {
 	}
 	if e.data != nil {
 		e.data.srv.Store(srv)
+		if err := srv.StartComputes(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.st, e.srv, e.admin, e.fab = st, srv, secret, fab
 	e.http = httptest.NewServer(srv.Handler())

@@ -410,13 +410,24 @@ func (s *Server) buildKinds() {
 		http.MethodGet:    {h: s.getPlain, name: "workspaces.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageWorkspace, name: "workspaces.put", act: auth.Write},
 		http.MethodPatch:  {stage: s.stageWorkspace, name: "workspaces.patch", act: auth.Write},
-		http.MethodDelete: {h: s.deletePlain, name: "workspaces.delete", act: auth.Delete},
+		http.MethodDelete: {h: s.deleteWorkspace, name: "workspaces.delete", act: auth.Delete},
+	}, actions: map[string]route{
+		"diagnose": {h: s.diagnose, name: "workspaces.diagnose", act: auth.Query},
 	}, list: &route{h: s.listPlain, name: "workspaces.list", act: auth.Read, list: true}})
 	add(&kind{name: "workspaces.datastores", typ: typeDatastore, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "workspaces.datastores.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageDatastore, name: "workspaces.datastores.put", act: auth.Write},
 		http.MethodDelete: {h: s.deleteDatastore, name: "workspaces.datastores.delete", act: auth.Delete},
 	}, list: &route{h: s.listDatastores, name: "workspaces.datastores.list", act: auth.Read, list: true}})
+	add(&kind{name: "workspaces.computes", typ: typeCompute, methods: map[string]route{
+		http.MethodGet:    {h: s.getCompute, name: "workspaces.computes.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageCompute, name: "workspaces.computes.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageCompute, name: "workspaces.computes.patch", act: auth.Write},
+		http.MethodDelete: {h: s.deleteCompute, name: "workspaces.computes.delete", act: auth.Delete},
+	}, actions: map[string]route{
+		"listNodes":   {h: s.listNodes, name: "workspaces.computes.listNodes", act: auth.Read},
+		"preemptNode": {h: s.preemptNode, name: "workspaces.computes.preemptNode", act: auth.Write},
+	}, list: &route{h: s.listComputes, name: "workspaces.computes.list", act: auth.Read, list: true}})
 	add(&kind{name: "registries", typ: typeRegistry, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "registries.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageRegistry, name: "registries.put", act: auth.Write},

@@ -59,6 +59,9 @@ type Config struct {
 	DataPlane DataPlane
 	// CAPEM is the deployment CA's certificate, served at api.CAPath.
 	CAPEM []byte
+	// Computes, when set, runs compute clusters; StartComputes hands it
+	// the stored ones.
+	Computes Computes
 }
 
 // DataPlane is what the server asks of the front ends of storage accounts
@@ -82,17 +85,18 @@ const DefaultSubscription = network.DefaultSubscription
 // Server serves the management API. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
-	st      store.Store
-	tags    *servicetag.Registry
-	auth    *auth.Authenticator
-	log     *slog.Logger
-	quotas  Quotas
-	pool    netip.Prefix
-	fab     fabric.Fabric     // nil: no data plane
-	keyring *keyvault.Keyring // nil: no storage account keys
-	secrets *keyvault.Service // nil: workspaces write no secrets
-	dp      DataPlane         // nil: no data planes
-	caPEM   []byte
+	st       store.Store
+	tags     *servicetag.Registry
+	auth     *auth.Authenticator
+	log      *slog.Logger
+	quotas   Quotas
+	pool     netip.Prefix
+	fab      fabric.Fabric     // nil: no data plane
+	keyring  *keyvault.Keyring // nil: no storage account keys
+	secrets  *keyvault.Service // nil: workspaces write no secrets
+	dp       DataPlane         // nil: no data planes
+	caPEM    []byte
+	computes Computes // nil: clusters are stored but run no nodes
 
 	platformOnce sync.Once
 	platform     *netipx.IPSet         // service tag ranges and the public IP pool (tunnel.go)
@@ -131,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
-		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/armerror"
@@ -566,4 +567,24 @@ func decodePut(t *txn, id store.ID, body []byte, patch bool, d any, nameType fun
 	}
 	name, typ := nameType()
 	return id, cur, checkName(id, name, typ)
+}
+
+// deleteWorkspace deletes a workspace with its datastores (not what it
+// links); one that still has computes is refused, since their nodes run
+// in the virtual network until they are deleted.
+func (s *Server) deleteWorkspace(ctx context.Context, rq *request) (response, error) {
+	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
+		var computes []string
+		t.each(func(e *entry) {
+			if strings.EqualFold(e.id.Type, typeCompute) && strings.EqualFold(e.id.Parent, cur.id.ID) {
+				computes = append(computes, lastSegment(e.id.ID))
+			}
+		})
+		if len(computes) > 0 {
+			sort.Strings(computes)
+			return armerror.New(store.CodeConflict, "", "Workspace %s still has computes (%s): delete them first (vnetml compute delete), which stops their nodes and removes their network resources.",
+				cur.id.ID, strings.Join(computes, ", "))
+		}
+		return nil
+	})
 }

@@ -41,6 +41,13 @@ var forbidden = map[string][]string{
 		module + "internal/daemon", module + "internal/client", module + "internal/network", module + "internal/flow"},
 	"internal/pki": {"net/http", module + "internal/apiserver", module + "internal/store", module + "internal/cli",
 		module + "internal/daemon", module + "internal/client"},
+	// Clusters and their agents are driven by the server, not the other
+	// way round; the agent is a process of its own and knows nothing of
+	// the network it is in.
+	"internal/compute": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client"},
+	"internal/nodeagent": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client", module + "internal/flow", module + "internal/fabric", module + "internal/compute"},
 	// The data plane knows the engine, not the control plane.
 	"internal/fabric": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
 		module + "internal/daemon", module + "internal/client", module + "internal/auth"},

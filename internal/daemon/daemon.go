@@ -191,13 +191,26 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 		return err
 	}
 	defer dp.Close()
+	nodes, err := newNodes(o.DataDir, fab, &srvp, log)
+	if err != nil {
+		return err
+	}
+	// Stopping the server stops every node agent: no process is left.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		nodes.Close(sctx)
+	}()
 	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab,
-		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM()})
+		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes})
 	if err != nil {
 		return err
 	}
 	srvp.Store(srv)
 	defer srv.Close()
+	if err := srv.StartComputes(ctx); err != nil {
+		return err
+	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go ws.sweep(sweepCtx, log)

@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/vnetml/vnetml/internal/apiserver"
+	"github.com/vnetml/vnetml/internal/compute"
+	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/nodeagent"
+)
+
+// NodesDir is where the node agents' state directories live.
+const NodesDir = "nodes"
+
+// newNodes returns the compute controller: its nodes are `vnetml agent`
+// processes of this very executable, their network interfaces made by
+// the server (srv, set once it exists).
+func newNodes(dataDir string, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server], log *slog.Logger) (*compute.Controller, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	sp := nodeagent.NewSpawner(nodeagent.SpawnerConfig{
+		Command: func(ctx context.Context, args ...string) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, append([]string{"agent"}, args...)...)
+		},
+		StateRoot: filepath.Join(dataDir, NodesDir),
+		Logger:    log,
+	})
+	return compute.New(compute.Config{
+		Fabric:   fab,
+		Agents:   compute.NodeAgents(sp),
+		Platform: platform{srv},
+		ManagementAddr: func(loc string) (netip.Addr, bool) {
+			if s := srv.Load(); s != nil {
+				return s.ManagementAddr(loc)
+			}
+			return netip.Addr{}, false
+		},
+		Logger: log,
+	}), nil
+}
+
+// platform is the server as the controller's Platform, once it exists.
+type platform struct {
+	srv *atomic.Pointer[apiserver.Server]
+}
+
+var errStarting = errors.New("the server is starting")
+
+func (p platform) CreateNIC(ctx context.Context, c compute.Cluster, node string) (string, netip.Addr, error) {
+	s := p.srv.Load()
+	if s == nil {
+		return "", netip.Addr{}, errStarting
+	}
+	return s.CreateNIC(ctx, c, node)
+}
+
+func (p platform) DeleteNIC(ctx context.Context, id string) error {
+	s := p.srv.Load()
+	if s == nil {
+		return errStarting
+	}
+	return s.DeleteNIC(ctx, id)
+}
+
+func (p platform) NodeNICs(clusterID string) map[string]string {
+	if s := p.srv.Load(); s != nil {
+		return s.NodeNICs(clusterID)
+	}
+	return nil
+}
