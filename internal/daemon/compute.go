@@ -22,16 +22,20 @@ const NodesDir = "nodes"
 // newNodes returns the compute controller: its nodes are `vnetml agent`
 // processes of this very executable, their network interfaces made by
 // the server (srv, set once it exists).
-func newNodes(dataDir string, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server], log *slog.Logger) (*compute.Controller, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server], log *slog.Logger) (*compute.Controller, error) {
+	command := o.AgentCommand
+	if command == nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		command = func(ctx context.Context, args ...string) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, append([]string{"agent"}, args...)...)
+		}
 	}
 	sp := nodeagent.NewSpawner(nodeagent.SpawnerConfig{
-		Command: func(ctx context.Context, args ...string) *exec.Cmd {
-			return exec.CommandContext(ctx, exe, append([]string{"agent"}, args...)...)
-		},
-		StateRoot: filepath.Join(dataDir, NodesDir),
+		Command:   command,
+		StateRoot: filepath.Join(o.DataDir, NodesDir),
 		Logger:    log,
 	})
 	return compute.New(compute.Config{
@@ -44,7 +48,8 @@ func newNodes(dataDir string, fab fabric.Fabric, srv *atomic.Pointer[apiserver.S
 			}
 			return netip.Addr{}, false
 		},
-		Logger: log,
+		Interval: o.NodeCheckInterval,
+		Logger:   log,
 	}), nil
 }
 

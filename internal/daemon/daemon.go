@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,6 +45,12 @@ type Options struct {
 	Fabric           string // the data plane: userspace (the default)
 	LogLevel         string // debug, info, warn, error
 	LogFormat        string // text or json
+	// AgentCommand starts `vnetml agent ARGS...` for a compute node; nil
+	// runs this executable's agent command. Tests, whose executable is
+	// the test binary, give their own.
+	AgentCommand func(ctx context.Context, args ...string) *exec.Cmd
+	// NodeCheckInterval is how often compute nodes are checked (0: 2s).
+	NodeCheckInterval time.Duration
 }
 
 // Files in the data directory.
@@ -191,7 +198,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 		return err
 	}
 	defer dp.Close()
-	nodes, err := newNodes(o.DataDir, fab, &srvp, log)
+	nodes, err := newNodes(o, fab, &srvp, log)
 	if err != nil {
 		return err
 	}
