@@ -205,8 +205,10 @@ type cluster struct {
 	kick           chan struct{}
 	stop           chan struct{}
 	stopped        chan struct{}
-	// round is closed, and replaced, whenever a reconcile round ends.
-	round chan struct{}
+	// round is closed, and replaced, whenever a reconcile round ends;
+	// started and done count rounds begun and ended.
+	round         chan struct{}
+	started, done uint64
 }
 
 // node is one node of a cluster.
@@ -353,18 +355,24 @@ func (c *Controller) Preempt(ctx context.Context, id, nodeID string) error {
 	return nil
 }
 
-// Settled wakes a cluster and waits until it has finished a round of
-// reconciling and checking its nodes (or ctx ends): what it reports then
-// reflects the network as it was when Settled was called.
+// Settled wakes a cluster and waits until a round of reconciling and
+// checking its nodes that began after the call has ended (or ctx ends):
+// what it reports then reflects the network as it was at the call.
 func (c *Controller) Settled(ctx context.Context, id string) {
 	cl := c.cluster(id)
 	if cl == nil {
 		return
 	}
-	for range 2 { // the round in progress may have started before the call
+	cl.mu.Lock()
+	want := cl.started + 1
+	cl.mu.Unlock()
+	for {
 		cl.mu.Lock()
-		round := cl.round
+		done, round := cl.done, cl.round
 		cl.mu.Unlock()
+		if done >= want {
+			return
+		}
 		cl.wake()
 		select {
 		case <-round:
@@ -431,8 +439,12 @@ func (cl *cluster) run() {
 	t := time.NewTicker(cl.c.cfg.Interval)
 	defer t.Stop()
 	for {
+		cl.mu.Lock()
+		cl.started++
+		cl.mu.Unlock()
 		cl.reconcile()
 		cl.mu.Lock()
+		cl.done++
 		close(cl.round)
 		cl.round = make(chan struct{})
 		cl.mu.Unlock()
