@@ -305,7 +305,11 @@ func TestClusterSurvivesServerRestarts(t *testing.T) {
 	// A clean stop: no agent left; the next server makes new nodes, and
 	// the old nodes' interfaces are gone.
 	before := e.data.ctl.Nodes(cluster)
-	e.restart()
+	e.stop()
+	if left := e.data.agentDirs(); len(left) != 0 {
+		t.Fatalf("agents left running after a clean stop: %v", left)
+	}
+	e.start()
 	e.waitStatus(cluster, "two idle nodes after a restart", idle)
 	after := e.data.ctl.Nodes(cluster)
 	for _, b := range before {
@@ -335,3 +339,29 @@ func TestClusterSurvivesServerRestarts(t *testing.T) {
 }
 
 func (e *env) srvNodeNICs() map[string]string { return e.data.srv.Load().NodeNICs(cluster) }
+
+// TestAutoscaleStopsOnUnusableNodes: when every new node turns unusable,
+// autoscale stops adding nodes after three and says why; fixing the rule
+// brings the nodes back.
+func TestAutoscaleStopsOnUnusableNodes(t *testing.T) {
+	e := computeEnv(t)
+	e.firewalledNetwork()
+	e.must(201, "PUT", workspace, `{"location": "eastus"}`)
+	e.must(201, "PUT", nsg+"/securityRules/deny-batch", `{"properties": {"priority": 100, "direction": "Inbound", "access": "Deny",
+		"protocol": "Tcp", "sourceAddressPrefix": "BatchNodeManagement", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "29876-29877"}}`)
+	e.must(201, "PUT", cluster, clusterBody(0, 6))
+	e.data.ctl.Demand(cluster, 6)
+	s := e.waitStatus(cluster, "autoscale stalled", func(s status) bool {
+		for _, er := range s.Errors {
+			if strings.Contains(er.Message, "autoscale stopped adding nodes") {
+				return true
+			}
+		}
+		return false
+	})
+	if s.CurrentNodeCount != 3 || !strings.Contains(s.Errors[0].Message+s.Errors[len(s.Errors)-1].Message, "deny-batch") {
+		t.Fatalf("stalled: %+v, want 3 unusable nodes and the rule named", s)
+	}
+	e.must(200, "DELETE", nsg+"/securityRules/deny-batch", nil)
+	e.waitStatus(cluster, "recovered", func(s status) bool { return s.NodeStateCounts.IdleNodeCount == 3 })
+}

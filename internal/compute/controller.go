@@ -496,15 +496,31 @@ func (cl *cluster) reconcile() {
 	cl.mu.Lock()
 	target, have, stalled := cl.target(), len(cl.nodes), cl.stalled
 	var idle []*node
+	proven, preparing := false, false
 	for _, n := range cl.nodes {
-		if n.state == StateIdle {
+		switch n.state {
+		case StateIdle:
 			idle = append(idle, n)
+			proven = true
+		case StateRunning:
+			proven = true
+		case StatePreparing:
+			preparing = true
 		}
 	}
 	cl.mu.Unlock()
 
-	// Grow.
-	for have < target && stalled == "" {
+	// Grow: all at once when a node has shown that the network lets
+	// management through; else a few, checked before any more.
+	grow := target
+	if !proven {
+		if preparing {
+			grow = have
+		} else {
+			grow = min(target, have+cl.c.cfg.UnusableLimit)
+		}
+	}
+	for have < grow && stalled == "" {
 		if err := cl.addNode(ctx); err != nil {
 			cl.setError("NodeAllocationFailed", err.Error())
 			break
@@ -532,6 +548,13 @@ func (cl *cluster) reconcile() {
 		cl.check(ctx, n)
 	}
 	cl.updateAllocation()
+	// The first nodes proved the network: grow the rest at once.
+	cl.mu.Lock()
+	more := cl.stalled == "" && len(cl.nodes) < cl.target() && !proven
+	cl.mu.Unlock()
+	if more {
+		cl.wake()
+	}
 }
 
 // addNode creates a node: its NIC, its agent, and its management ports in
