@@ -520,12 +520,14 @@ func (cl *cluster) reconcile() {
 			grow = min(target, have+cl.c.cfg.UnusableLimit)
 		}
 	}
+	added := 0
 	for have < grow && stalled == "" {
 		if err := cl.addNode(ctx); err != nil {
 			cl.setError("NodeAllocationFailed", err.Error())
 			break
 		}
 		have++
+		added++
 	}
 	// Shrink: idle nodes past the idle time, down to the target.
 	if have > target {
@@ -550,7 +552,7 @@ func (cl *cluster) reconcile() {
 	cl.updateAllocation()
 	// The first nodes proved the network: grow the rest at once.
 	cl.mu.Lock()
-	more := cl.stalled == "" && len(cl.nodes) < cl.target() && !proven
+	more := added > 0 && cl.stalled == "" && len(cl.nodes) < cl.target() && !proven
 	cl.mu.Unlock()
 	if more {
 		cl.wake()
