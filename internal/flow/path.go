@@ -488,8 +488,12 @@ func (e *Engine) nsgHint(d Decision, r *Rule, p *Packet) string {
 		port = fmt.Sprintf(" port %d", p.DstPort)
 	}
 	prio := "a priority below " + fmt.Sprint(r.Priority)
-	if r.Priority > 4096 {
+	switch {
+	case r.Priority > 4096:
 		prio = "a priority between 100 and 4096"
+	case r.Priority <= 100:
+		// Nothing goes before 100: the refusing rule must move.
+		prio = fmt.Sprintf("priority 100, moving %s to a higher number", r.Name)
 	}
 	return fmt.Sprintf("Allow %s %s on %s%s with %s", strings.ToLower(d.Dir.String()), dir+" "+who, strings.ToUpper(p.Proto.String()), port, prio)
 }

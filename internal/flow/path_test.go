@@ -70,7 +70,7 @@ func TestNodeManagementPath(t *testing.T) {
 		t.Fatalf("want Deny, got %s", v.Explain())
 	}
 	want := "TCP 198.18.3.9:40000 -> 10.0.0.5:29876 denied at NSG inbound by securityRules/deny-all (priority 100, NSG rg/ml-nsg on subnet default)" +
-		". Allow inbound from service tag BatchNodeManagement on TCP port 29876 with a priority below 100"
+		". Allow inbound from service tag BatchNodeManagement on TCP port 29876 with priority 100, moving securityRules/deny-all to a higher number"
 	if got := v.Explain(); got != want {
 		t.Errorf("explanation:\n got %s\nwant %s", got, want)
 	}
