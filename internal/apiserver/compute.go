@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ const (
 	// tagManagedBy marks the network resources a compute owns.
 	tagManagedBy = "vnetml-compute"
 )
+
+// computeNameRE is Azure ML's rule for compute names.
+var computeNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{1,15}$`)
 
 // systemPrincipal is who the controller's writes (node NICs) are made as.
 var systemPrincipal = auth.Principal{TokenID: "vnetml-compute", Role: auth.Owner, Scope: "/"}
@@ -141,6 +145,10 @@ func (s *Server) stageCompute(t *txn, id store.ID, body []byte, cond store.Condi
 		}
 	}
 	name := lastSegment(id.ID)
+	if cur == nil && !computeNameRE.MatchString(name) {
+		return false, armerror.New(compute.CodeUserError, "name",
+			"Compute name %q is invalid: it must be 2 to 16 characters of letters, digits and hyphens, starting with a letter.", name)
+	}
 	d.ID, d.Name, d.Type, d.Etag = id.ID, name, typeCompute, ""
 	d.Properties.ComputeType, d.Properties.ComputeLocation, d.Properties.ProvisioningState = "AmlCompute", ws.Location, succeeded
 	props, err := json.Marshal(spec.Properties())

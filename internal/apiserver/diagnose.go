@@ -112,7 +112,7 @@ func (s *Server) diagnoseCompute(eng *flow.Engine, ws workspaceDoc, d computeDoc
 				if h := pv.Refusal(); h.Stage == flow.StageReturnRoute {
 					code = "ForcedTunnelingWithoutBatchRoutes"
 				}
-				addTo(code, fmt.Sprintf("inbound TCP %d from BatchNodeManagement (%s) — the nodes turn unusable", port, mgmt), pv, "")
+				addTo(code, fmt.Sprintf("inbound TCP %d from BatchNodeManagement (%s), without which the nodes turn unusable,", port, mgmt), pv, "")
 			}
 		}
 	}

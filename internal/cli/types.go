@@ -135,7 +135,7 @@ var (
 			{"ExpiresOn", docField("properties.expiresOn")}, {"CreatedBy", docField("properties.createdBy")}, {"Description", docField("properties.description")}}}
 
 	resourceTypes = []*resourceType{subscriptionType, groupType, vnetType, subnetType, nsgType, ruleType, routeTableType, routeType,
-		nicType, publicIPType, loadBalancerType, asgType, storageType, keyVaultType, workspaceType, datastoreType, watcherType, lockType, tokenType}
+		nicType, publicIPType, loadBalancerType, asgType, storageType, keyVaultType, workspaceType, datastoreType, computeType, watcherType, lockType, tokenType}
 )
 
 // Columns most types share.

@@ -67,7 +67,7 @@ its storage account and key vault with 'vnetml storage account update' and
 		RunE:  groupRun,
 	}
 	datastore.AddCommand(newWorkspaceDatastoreListCmd(e))
-	cmd.AddCommand(newWorkspaceCreateCmd(e), newWorkspaceShowCmd(e), newWorkspaceListCmd(e), newWorkspaceDeleteCmd(e), datastore)
+	cmd.AddCommand(newWorkspaceCreateCmd(e), newWorkspaceShowCmd(e), newWorkspaceListCmd(e), newWorkspaceDeleteCmd(e), newWorkspaceDiagnoseCmd(e), datastore)
 	return cmd
 }
 

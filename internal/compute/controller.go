@@ -415,6 +415,13 @@ func (c *Controller) cluster(id string) *cluster {
 	return c.clusters[strings.ToLower(id)]
 }
 
+// settings returns the cluster's settings (Upsert may change them).
+func (cl *cluster) settings() Cluster {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.spec
+}
+
 func (cl *cluster) wake() {
 	select {
 	case cl.kick <- struct{}{}:
@@ -487,7 +494,7 @@ func (cl *cluster) reconcile() {
 		cl.mu.Unlock()
 		if gone || preempted {
 			if gone {
-				cl.c.log.Warn("compute: a node's agent is gone; the node is replaced", "cluster", cl.spec.ID, "node", n.id)
+				cl.c.log.Warn("compute: a node's agent is gone; the node is replaced", "cluster", cl.settings().ID, "node", n.id)
 			}
 			cl.removeNode(ctx, n)
 		}
@@ -536,7 +543,7 @@ func (cl *cluster) reconcile() {
 			if have <= target {
 				break
 			}
-			if now.Sub(n.idleSince) >= cl.spec.Spec.IdleBeforeScaleDown || cl.spec.Spec.MaxNodes < have {
+			if spec := cl.settings().Spec; now.Sub(n.idleSince) >= spec.IdleBeforeScaleDown || spec.MaxNodes < have {
 				cl.mu.Lock()
 				n.state = StateLeaving
 				cl.mu.Unlock()
@@ -562,12 +569,13 @@ func (cl *cluster) reconcile() {
 // addNode creates a node: its NIC, its agent, and its management ports in
 // the fabric.
 func (cl *cluster) addNode(ctx context.Context) error {
-	id := newNodeID(strings.EqualFold(cl.spec.Spec.VMPriority, "LowPriority"))
-	nic, addr, err := cl.c.cfg.Platform.CreateNIC(ctx, cl.spec, id)
+	spec := cl.settings()
+	id := newNodeID(strings.EqualFold(spec.Spec.VMPriority, "LowPriority"))
+	nic, addr, err := cl.c.cfg.Platform.CreateNIC(ctx, spec, id)
 	if err != nil {
 		return fmt.Errorf("creating the network interface of a new node: %w", err)
 	}
-	ag, err := cl.c.cfg.Agents.Start(ctx, cl.spec.ID, id)
+	ag, err := cl.c.cfg.Agents.Start(ctx, spec.ID, id)
 	if err != nil {
 		cl.c.cfg.Platform.DeleteNIC(ctx, nic)
 		return fmt.Errorf("starting the agent of node %s: %w", id, err)
@@ -607,10 +615,11 @@ func (cl *cluster) expose(ctx context.Context, n *node) error {
 // BatchNodeManagement address, as Batch does: refused → unusable, with the
 // deciding rule; answered → idle (or running).
 func (cl *cluster) check(ctx context.Context, n *node) {
-	from, ok := cl.c.cfg.ManagementAddr(cl.spec.Location)
+	spec := cl.settings()
+	from, ok := cl.c.cfg.ManagementAddr(spec.Location)
 	reason := ""
 	if !ok {
-		reason = "no BatchNodeManagement." + cl.spec.Location + " address: the service tags in use have no such tag"
+		reason = "no BatchNodeManagement." + spec.Location + " address: the service tags in use have no such tag"
 	}
 	for _, port := range []uint16{PortManagement, PortControl} {
 		if reason != "" {
@@ -639,7 +648,7 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 	case n.state == StateLeaving || n.state == StatePreempted:
 	case reason != "":
 		if n.state != StateUnusable {
-			cl.c.log.Warn("compute: node unusable", "cluster", cl.spec.ID, "node", n.id, "reason", reason)
+			cl.c.log.Warn("compute: node unusable", "cluster", spec.ID, "node", n.id, "reason", reason)
 		}
 		n.state, n.reason = StateUnusable, reason
 		if first {
