@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -168,11 +169,8 @@ func (s *Server) stageCompute(t *txn, id store.ID, body []byte, cond store.Condi
 			return false, err
 		}
 	}
-	cluster := s.clusterOf(t, d, spec)
 	t.afterCommit(func(ctx context.Context) error {
-		if s.computes != nil {
-			s.computes.Upsert(ctx, cluster)
-		}
+		s.upsertCompute(ctx, id.Key)
 		return nil
 	})
 	return existed, nil
@@ -213,6 +211,12 @@ func (s *Server) stageClusterNetwork(t *txn, id store.ID, ws workspaceDoc, spec 
 		r.VirtualNetwork, subnetID = vnet, vnet+"/subnets/default"
 	} else {
 		const target = "properties.properties.subnet.id"
+		// Joining a subnet creates the cluster's NSG, public IP, load
+		// balancer and node interfaces in its group (Azure's
+		// subnets/join/action): the caller must be allowed to write there.
+		if err := auth.Authorize(t.who, auth.Write, subnetID); err != nil {
+			return r, armerror.New(codeAuthorization, target, "A compute in subnet %s creates its network resources in that subnet's group, so it needs write access there: %v", subnetID, err)
+		}
 		sub := t.subnet(subnetID)
 		if sub == nil {
 			return r, armerror.New(network.CodeInvalidResourceReference, target, "Subnet %s does not exist; create it first, or give the cluster another subnet.", subnetID)
@@ -378,35 +382,44 @@ func (s *Server) preemptNode(ctx context.Context, rq *request) (response, error)
 	if s.computes == nil {
 		return response{}, armerror.New(codeNotSupported, "", "This server runs no compute clusters.")
 	}
+	if _, err := s.st.Get(ctx, rq.target.id.ID); err != nil {
+		return response{}, notFound(err, rq.target.id)
+	}
 	if err := s.computes.Preempt(ctx, rq.target.id.ID, body.NodeID); err != nil {
 		return response{}, armerror.New(codeInvalidParameter, "nodeId", "%v", err)
 	}
 	return response{status: http.StatusAccepted}, nil
 }
 
-// deleteCompute stops the cluster's nodes, then deletes it and the
-// network resources it owns.
+// deleteCompute deletes a compute, the network resources it owns and its
+// nodes' interfaces, in one transaction (so that a lock refuses all of it
+// or none); once committed, the controller stops its nodes (writeTxn
+// tells it about every compute deleted, a group's deletion included).
 func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, error) {
 	id := rq.target.id
-	r, err := s.st.Get(ctx, id.ID)
-	if err != nil {
-		if store.IsNotFound(err) {
-			return response{status: http.StatusNoContent}, nil
+	existed := false
+	err := s.write(ctx, rq.principal, func(t *txn) error {
+		cur := t.get(id.Key)
+		if cur == nil {
+			return nil
 		}
-		return response{}, err
-	}
-	var d computeDoc
-	if err := json.Unmarshal(r.Doc, &d); err != nil {
-		return response{}, err
-	}
-	if s.computes != nil {
-		if err := s.computes.Remove(ctx, id.ID); err != nil {
-			return response{}, err
+		existed = true
+		if err := checkCond(condition(rq), id.ID, cur); err != nil {
+			return err
 		}
-	}
-	err = s.write(ctx, rq.principal, func(t *txn) error {
+		var d computeDoc
+		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
+			return err
+		}
+		var owned []string
+		t.each(func(e *entry) {
+			if n, ok := e.obj.(*network.NetworkInterface); ok && strings.EqualFold(n.Tags[tagManagedBy], cur.id.ID) {
+				owned = append(owned, e.id.ID) // node interfaces first: they use the NSG
+			}
+		})
 		res := d.Properties.Resources
-		for _, rid := range []string{id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork} {
+		owned = append(owned, cur.id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)
+		for _, rid := range owned {
 			if rid == "" {
 				continue
 			}
@@ -424,7 +437,39 @@ func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, erro
 	if err != nil {
 		return response{}, err
 	}
+	if !existed {
+		return response{status: http.StatusNoContent}, nil
+	}
 	return response{status: http.StatusOK}, nil
+}
+
+// upsertCompute hands the controller a compute as stored now: after-commit
+// hooks run outside the write lock, so two writes' hooks may run in either
+// order, and each hands over the newest.
+func (s *Server) upsertCompute(ctx context.Context, key string) {
+	if s.computes == nil {
+		return
+	}
+	s.mu.Lock()
+	e := s.world.byKey[key]
+	var c compute.Cluster
+	ok := false
+	if e != nil {
+		var d computeDoc
+		var ws workspaceDoc
+		if json.Unmarshal(e.res.Doc, &d) == nil {
+			if w := s.world.byKey[lower(e.id.Parent)]; w != nil {
+				_ = json.Unmarshal(w.res.Doc, &ws)
+				if spec, err := storedSpec(d, ws); err == nil {
+					c, ok = s.clusterOf(&txn{s: s, ctx: ctx}, d, spec), true
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if ok {
+		s.computes.Upsert(context.WithoutCancel(ctx), c)
+	}
 }
 
 // putSealedValues stages values sealed for owner at docID.
@@ -437,8 +482,13 @@ func (t *txn) putSealedValues(docID, purpose, owner string, values map[string][]
 		return err
 	}
 	var doc sealedDoc
-	for n, v := range values {
-		doc.Keys = append(doc.Keys, sealedKey{Name: n, Sealed: t.s.keyring.Seal(purpose, owner+"/"+n, v)})
+	names := make([]string, 0, len(values))
+	for n := range values {
+		names = append(names, n)
+	}
+	sort.Strings(names) // a stable document: the order the names were given in is lost in the map
+	for _, n := range names {
+		doc.Keys = append(doc.Keys, sealedKey{Name: n, Sealed: t.s.keyring.Seal(purpose, owner+"/"+n, values[n])})
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

@@ -202,6 +202,9 @@ func TestClusterNodesAndManagementFlow(t *testing.T) {
 	for _, id := range []string{r.NetworkSecurityGroup, r.PublicIPAddress, r.LoadBalancer} {
 		e.must(404, "GET", id, nil)
 	}
+	if nics, left := e.srvNodeNICs(), e.data.agentDirs(); len(nics) != 0 || len(left) != 0 {
+		t.Fatalf("after delete: node interfaces %v, agent state %v", nics, left)
+	}
 }
 
 // TestClusterProvisioningChecks: the other cluster scenarios of the 2019
@@ -281,6 +284,14 @@ func TestClusterAutoscaleAndCrashes(t *testing.T) {
 	// Preempt a low-priority node.
 	victim := e.data.ctl.Nodes(cluster)[0].NodeID
 	e.must(202, "POST", cluster+"/preemptNode", `{"nodeId": "`+victim+`"}`)
+	e.waitStatus(cluster, "the preempted node replaced", func(s status) bool {
+		for _, n := range e.data.ctl.Nodes(cluster) {
+			if n.NodeID == victim {
+				return false
+			}
+		}
+		return s.NodeStateCounts.IdleNodeCount == 3
+	})
 
 	// No more demand: idle nodes leave (idle time 0) down to min_nodes.
 	e.data.ctl.Demand(cluster, 0)

@@ -425,7 +425,7 @@ func (s *Server) buildKinds() {
 		http.MethodPatch:  {stage: s.stageCompute, name: "workspaces.computes.patch", act: auth.Write},
 		http.MethodDelete: {h: s.deleteCompute, name: "workspaces.computes.delete", act: auth.Delete},
 	}, actions: map[string]route{
-		"listNodes":   {h: s.listNodes, name: "workspaces.computes.listNodes", act: auth.Read},
+		"listNodes":   {h: s.listNodes, name: "workspaces.computes.listNodes", act: auth.Query},
 		"preemptNode": {h: s.preemptNode, name: "workspaces.computes.preemptNode", act: auth.Write},
 	}, list: &route{h: s.listComputes, name: "workspaces.computes.list", act: auth.Read, list: true}})
 	add(&kind{name: "registries", typ: typeRegistry, methods: map[string]route{

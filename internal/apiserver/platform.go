@@ -19,6 +19,7 @@ type Computes interface {
 	Status(id string) (compute.Status, bool)
 	Nodes(id string) []compute.NodeInfo
 	Preempt(ctx context.Context, id, nodeID string) error
+	ReapOrphans(ctx context.Context)
 }
 
 // nodeNICID is the id of a node's network interface: in the group of the
@@ -139,5 +140,22 @@ func (s *Server) StartComputes(ctx context.Context) error {
 	for _, c := range clusters {
 		s.computes.Upsert(ctx, c)
 	}
+	s.computes.ReapOrphans(ctx)
 	return nil
+}
+
+// computesDeleted returns the ids of the computes this transaction
+// deletes (directly, or with their workspace or group), whose nodes the
+// controller stops once it is committed.
+func (t *txn) computesDeleted() []string {
+	if t.s.computes == nil {
+		return nil
+	}
+	var ids []string
+	for _, k := range t.order {
+		if e, ok := t.dels[k]; ok && strings.EqualFold(e.id.Type, typeCompute) {
+			ids = append(ids, e.id.ID)
+		}
+	}
+	return ids
 }

@@ -65,6 +65,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 	t := &txn{s: s, ctx: ctx, who: who, dryRun: dryRun, puts: map[string]*entry{}, dels: map[string]*entry{}}
 	var rev int64
 	var purge []*entry
+	var stopped []string // computes deleted: their nodes stop
 	err := func() error {
 		// Unlocked by defer: a stager that panics (a bug) must not leave
 		// every later write waiting.
@@ -85,6 +86,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 			}
 		}
 		purge = deleted
+		stopped = t.computesDeleted()
 		var err error
 		rev, err = t.commit()
 		return err
@@ -95,6 +97,11 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 	if rev != 0 {
 		if err := s.waitEngine(ctx, rev); err != nil {
 			return err
+		}
+	}
+	for _, id := range stopped {
+		if err := s.computes.Remove(context.WithoutCancel(ctx), id); err != nil {
+			s.log.Warn("stopping the nodes of a deleted compute", "id", id, "error", err)
 		}
 	}
 	for _, e := range purge {

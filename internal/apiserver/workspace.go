@@ -408,24 +408,13 @@ func (s *Server) stageRegistry(t *txn, id store.ID, body []byte, cond store.Cond
 // putSealed stages fresh random values named names, sealed for owner, at
 // docID (a registry's passwords).
 func (t *txn) putSealed(docID, purpose, owner string, names ...string) error {
-	if t.s.keyring == nil {
-		return nil
-	}
-	id, err := store.ParseID(docID)
-	if err != nil {
-		return err
-	}
-	var doc sealedDoc
+	values := map[string][]byte{}
 	for _, n := range names {
 		v := make([]byte, 24)
 		rand.Read(v)
-		doc.Keys = append(doc.Keys, sealedKey{Name: n, Sealed: t.s.keyring.Seal(purpose, owner+"/"+n, []byte(base64.RawURLEncoding.EncodeToString(v)))})
+		values[n] = []byte(base64.RawURLEncoding.EncodeToString(v))
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	return t.put(id, nil, b, "")
+	return t.putSealedValues(docID, purpose, owner, values)
 }
 
 // registryPasswords returns a registry's admin passwords.

@@ -205,6 +205,9 @@ type cluster struct {
 	kick           chan struct{}
 	stop           chan struct{}
 	stopped        chan struct{}
+	// nicsLeft are network interfaces of nodes that left which could not
+	// be deleted yet (a lock): retried every round.
+	nicsLeft map[string]string // nic id → why it is still there
 	// round is closed, and replaced, whenever a reconcile round ends;
 	// started and done count rounds begun and ended.
 	round         chan struct{}
@@ -236,11 +239,8 @@ func (c *Controller) Upsert(ctx context.Context, spec Cluster) {
 	}
 	if cl, ok := c.clusters[key]; ok {
 		cl.mu.Lock()
-		old := cl.spec
 		cl.spec = spec
-		if old.Spec.MinNodes != spec.Spec.MinNodes || old.Spec.MaxNodes != spec.Spec.MaxNodes {
-			cl.stalled, cl.unusableStreak = "", 0 // new settings: try again
-		}
+		cl.stalled, cl.unusableStreak = "", 0 // new settings: try again
 		cl.mu.Unlock()
 		cl.wake()
 		return
@@ -248,7 +248,9 @@ func (c *Controller) Upsert(ctx context.Context, spec Cluster) {
 	cl := &cluster{c: c, spec: spec, nodes: map[string]*node{}, alloc: AllocationSteady, allocSince: c.cfg.Now(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}), round: make(chan struct{})}
 	c.clusters[key] = cl
-	cl.adopt(ctx)
+	// Adoption is the server's business, not the request's that created
+	// the cluster: a client that hangs up must not leave orphans behind.
+	cl.adopt(context.WithoutCancel(ctx))
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -277,18 +279,9 @@ func (c *Controller) Remove(ctx context.Context, id string) error {
 
 // Close stops every cluster's loop and every agent (the server is
 // stopping: no process is left behind). Network interfaces stay: the
-// next server recreates the nodes.
+// next server recreates the nodes. Close may be called more than once.
 func (c *Controller) Close(ctx context.Context) {
-	c.mu.Lock()
-	c.closed = true
-	cls := make([]*cluster, 0, len(c.clusters))
-	for _, cl := range c.clusters {
-		cls = append(cls, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range cls {
-		close(cl.stop)
-		<-cl.stopped
+	for _, cl := range c.takeAll() {
 		for _, n := range cl.snapshotNodes() {
 			cl.closeNode(ctx, n)
 		}
@@ -300,16 +293,7 @@ func (c *Controller) Close(ctx context.Context) {
 // stopping them: what a server that crashes leaves behind, for the next
 // one to adopt. Tests use it to play a crash.
 func (c *Controller) Detach() {
-	c.mu.Lock()
-	c.closed = true
-	cls := make([]*cluster, 0, len(c.clusters))
-	for _, cl := range c.clusters {
-		cls = append(cls, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range cls {
-		close(cl.stop)
-		<-cl.stopped
+	for _, cl := range c.takeAll() {
 		for _, n := range cl.snapshotNodes() {
 			for _, x := range n.exposed {
 				x.Close()
@@ -318,6 +302,39 @@ func (c *Controller) Detach() {
 	}
 	c.wg.Wait()
 	c.cfg.Agents.Detach()
+}
+
+// takeAll closes the controller, takes every cluster out of it and stops
+// their loops.
+func (c *Controller) takeAll() []*cluster {
+	c.mu.Lock()
+	c.closed = true
+	cls := make([]*cluster, 0, len(c.clusters))
+	for k, cl := range c.clusters {
+		cls = append(cls, cl)
+		delete(c.clusters, k)
+	}
+	c.mu.Unlock()
+	for _, cl := range cls {
+		close(cl.stop)
+		<-cl.stopped
+	}
+	return cls
+}
+
+// ReapOrphans stops the agents a previous server left that no running
+// cluster adopted (their cluster is gone), and removes the state of
+// agents that ended on their own. The server calls it once it has handed
+// over every stored cluster.
+func (c *Controller) ReapOrphans(ctx context.Context) {
+	for nodeID, clusterID := range c.cfg.Agents.Orphans() {
+		if clusterID != "" && c.cluster(clusterID) != nil {
+			continue
+		}
+		if err := c.cfg.Agents.Reap(ctx, nodeID); err != nil {
+			c.log.Warn("compute: reaping a node agent no cluster claims", "node", nodeID, "error", err)
+		}
+	}
 }
 
 // Demand sets how many nodes the cluster's work needs (autoscale scales
@@ -481,6 +498,7 @@ func (cl *cluster) reconcile() {
 	defer cancel()
 	now := cl.c.cfg.Now()
 
+	cl.retryNICs(ctx)
 	// Nodes whose agent is gone, and preempted ones, leave.
 	for _, n := range cl.snapshotNodes() {
 		gone := false
@@ -502,10 +520,12 @@ func (cl *cluster) reconcile() {
 
 	cl.mu.Lock()
 	target, have, stalled := cl.target(), len(cl.nodes), cl.stalled
-	var idle []*node
+	var idle, unusable []*node
 	proven, preparing := false, false
 	for _, n := range cl.nodes {
 		switch n.state {
+		case StateUnusable:
+			unusable = append(unusable, n)
 		case StateIdle:
 			idle = append(idle, n)
 			proven = true
@@ -536,17 +556,22 @@ func (cl *cluster) reconcile() {
 		have++
 		added++
 	}
-	// Shrink: idle nodes past the idle time, down to the target.
+	// Shrink, down to the target: unusable nodes first, at once (as Batch
+	// removes them first), then idle nodes past the idle time.
 	if have > target {
+		spec := cl.settings().Spec
 		sort.Slice(idle, func(i, j int) bool { return idle[i].idleSince.Before(idle[j].idleSince) })
-		for _, n := range idle {
+		for _, n := range append(unusable, idle...) {
 			if have <= target {
 				break
 			}
-			if spec := cl.settings().Spec; now.Sub(n.idleSince) >= spec.IdleBeforeScaleDown || spec.MaxNodes < have {
-				cl.mu.Lock()
+			cl.mu.Lock()
+			leave := n.state == StateUnusable || now.Sub(n.idleSince) >= spec.IdleBeforeScaleDown || spec.MaxNodes < have
+			if leave {
 				n.state = StateLeaving
-				cl.mu.Unlock()
+			}
+			cl.mu.Unlock()
+			if leave {
 				cl.removeNode(ctx, n)
 				have--
 			}
@@ -577,13 +602,13 @@ func (cl *cluster) addNode(ctx context.Context) error {
 	}
 	ag, err := cl.c.cfg.Agents.Start(ctx, spec.ID, id)
 	if err != nil {
-		cl.c.cfg.Platform.DeleteNIC(ctx, nic)
+		cl.deleteNIC(ctx, nic)
 		return fmt.Errorf("starting the agent of node %s: %w", id, err)
 	}
 	n := &node{id: id, nic: nic, addr: addr, agent: ag, state: StatePreparing}
 	if err := cl.expose(ctx, n); err != nil {
 		ag.Stop(ctx)
-		cl.c.cfg.Platform.DeleteNIC(ctx, nic)
+		cl.deleteNIC(ctx, nic)
 		return err
 	}
 	cl.mu.Lock()
@@ -627,7 +652,7 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 		}
 		var denied *fabric.Denied
 		dial := func(ctx context.Context, port uint16) (net.Conn, error) {
-			c, err := cl.c.cfg.Fabric.Dial(ctx, fabric.Endpoint{Addr: from}, netip.AddrPortFrom(n.addr, port))
+			c, err := cl.c.cfg.Fabric.DialEndpoint(ctx, fabric.Endpoint{Addr: from}, fabric.Endpoint{NIC: n.nic, Addr: n.addr}, port)
 			errors.As(err, &denied)
 			return c, err
 		}
@@ -658,9 +683,8 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 			}
 		}
 	default:
-		if first {
-			cl.unusableStreak = 0
-		}
+		// A healthy node: whatever stalled autoscale is fixed.
+		cl.unusableStreak, cl.stalled = 0, ""
 		if n.state != StateIdle && n.state != StateRunning {
 			n.idleSince = now
 		}
@@ -701,6 +725,10 @@ func (cl *cluster) updateAllocation() {
 	}
 	if cl.stalled != "" {
 		errs = append(errs, NodeError{Code: "NodesUnusable", Message: cl.stalled})
+	}
+	for nic, why := range cl.nicsLeft {
+		errs = append(errs, NodeError{Code: "NodeDeallocationFailed", Message: fmt.Sprintf(
+			"The network interface %s of a node that left could not be deleted: %s. It is retried every round.", lastSegment(nic), why)})
 	}
 	var unusable []string
 	for _, n := range cl.nodes {
@@ -747,13 +775,44 @@ func (cl *cluster) status() Status {
 	return s
 }
 
-// removeNode stops a node's agent, closes its ports and deletes its NIC.
+// removeNode stops a node's agent, closes its ports and deletes its NIC
+// (or keeps it to retry, when that fails).
 func (cl *cluster) removeNode(ctx context.Context, n *node) error {
 	cl.closeNode(ctx, n)
 	cl.mu.Lock()
 	delete(cl.nodes, n.id)
 	cl.mu.Unlock()
-	return cl.c.cfg.Platform.DeleteNIC(ctx, n.nic)
+	return cl.deleteNIC(ctx, n.nic)
+}
+
+// deleteNIC deletes a node's interface; one that cannot be deleted is
+// retried every round, and reported.
+func (cl *cluster) deleteNIC(ctx context.Context, nic string) error {
+	err := cl.c.cfg.Platform.DeleteNIC(ctx, nic)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if err != nil {
+		if cl.nicsLeft == nil {
+			cl.nicsLeft = map[string]string{}
+		}
+		cl.nicsLeft[nic] = err.Error()
+		return err
+	}
+	delete(cl.nicsLeft, nic)
+	return nil
+}
+
+// retryNICs deletes the interfaces that could not be deleted before.
+func (cl *cluster) retryNICs(ctx context.Context) {
+	cl.mu.Lock()
+	nics := make([]string, 0, len(cl.nicsLeft))
+	for nic := range cl.nicsLeft {
+		nics = append(nics, nic)
+	}
+	cl.mu.Unlock()
+	for _, nic := range nics {
+		cl.deleteNIC(ctx, nic)
+	}
 }
 
 // closeNode stops a node's agent and closes its ports.
@@ -776,22 +835,22 @@ func (cl *cluster) adopt(ctx context.Context) {
 			continue
 		}
 		ag, err := cl.c.cfg.Agents.Adopt(ctx, nodeID)
+		if err != nil {
+			cl.c.log.Warn("compute: a node agent left by a previous server cannot be adopted; it is reaped and replaced", "node", nodeID, "error", err)
+			cl.c.cfg.Agents.Reap(ctx, nodeID)
+			continue
+		}
+		nic, addr, err := cl.c.cfg.Platform.CreateNIC(ctx, cl.spec, nodeID)
 		if err == nil {
-			var nic string
-			var addr netip.Addr
-			nic, addr, err = cl.c.cfg.Platform.CreateNIC(ctx, cl.spec, nodeID)
-			if err == nil {
-				n := &node{id: nodeID, nic: nic, addr: addr, agent: ag, state: StatePreparing}
-				if err = cl.expose(ctx, n); err == nil {
-					cl.nodes[nodeID] = n
-					cl.c.log.Info("compute: adopted a live node agent", "cluster", cl.spec.ID, "node", nodeID)
-					continue
-				}
-				ag.Stop(ctx)
+			n := &node{id: nodeID, nic: nic, addr: addr, agent: ag, state: StatePreparing}
+			if err = cl.expose(ctx, n); err == nil {
+				cl.nodes[nodeID] = n
+				cl.c.log.Info("compute: adopted a live node agent", "cluster", cl.spec.ID, "node", nodeID)
+				continue
 			}
 		}
-		cl.c.log.Warn("compute: a node agent left by a previous server cannot be adopted; it is stopped and replaced", "node", nodeID, "error", err)
-		cl.c.cfg.Agents.Reap(ctx, nodeID)
+		cl.c.log.Warn("compute: an adopted node agent has no usable network interface; it is stopped and replaced", "node", nodeID, "error", err)
+		ag.Stop(ctx)
 	}
 	for nodeID, nic := range cl.c.cfg.Platform.NodeNICs(cl.spec.ID) {
 		if _, ok := cl.nodes[nodeID]; !ok {

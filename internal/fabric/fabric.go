@@ -67,6 +67,10 @@ type Fabric interface {
 	// Dial connects from src to the virtual address dst. A refusal by the
 	// network rules is a *Denied; nothing listening is a *Refused.
 	Dial(ctx context.Context, src Endpoint, dst netip.AddrPort) (net.Conn, error)
+	// DialEndpoint is Dial to a destination named as an endpoint — a NIC
+	// with its address — where an address alone is ambiguous (virtual
+	// networks whose address spaces overlap).
+	DialEndpoint(ctx context.Context, src, dst Endpoint, port uint16) (net.Conn, error)
 	// Expose serves ep.Addr:port by forwarding each admitted connection to
 	// target, a real address where a process of ep listens (a node agent, a
 	// scoring replica). Closing the result stops it.

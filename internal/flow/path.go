@@ -326,6 +326,14 @@ func (e *Engine) deliver(last *IPConfig, lastHop string, p Packet, named *IPConf
 		if ics := e.byAddr[p.Dst]; len(ics) > 0 {
 			for _, c := range ics {
 				if isPlatform(p.Src) || e.tagOf(p.Src) != "" || containsAddr(c.Subnet.VNet.Gateway, p.Src) {
+					if named != nil {
+						// The caller named the NIC: where networks overlap,
+						// the platform reaches the one it means.
+						if c == named {
+							ic = c
+						}
+						continue
+					}
 					if ic != nil {
 						return nil, false, &Hop{Stage: StageDelivery, Detail: fmt.Sprintf("%s is held by network interfaces in several virtual networks", p.Dst),
 							Hint: "name the destination network interface"}

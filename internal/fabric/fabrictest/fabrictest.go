@@ -68,6 +68,7 @@ func Run(t *testing.T, h Harness) {
 		{"ForgedSourceRefused", forged},
 		{"Expose", expose},
 		{"ServiceFirewallPerRequest", serviceFirewall},
+		{"DialEndpoint", dialEndpoint},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -516,4 +517,24 @@ func serviceFirewall(t *testing.T, s *suite) {
 	}
 	defer ln2.Close()
 	s.mustDeny(node0, storage, 445, "deny-smb-out")
+}
+
+// dialEndpoint: a destination named by its NIC is reached as by its
+// address, under the same rules.
+func dialEndpoint(t *testing.T, s *suite) {
+	s.echo(node0, 29876)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, err := s.f.DialEndpoint(ctx, batch, node0, 29876)
+	if err != nil {
+		t.Fatalf("batch -> node0 (by NIC):29876: %v", err)
+	}
+	defer c.Close()
+	if got := s.roundTrip(c, "hi"); !strings.HasPrefix(got, batch.Addr.String()+":") {
+		t.Errorf("the listener saw %q, want the Batch address", got)
+	}
+	s.echo(node0, 8080)
+	if _, err := s.f.DialEndpoint(ctx, client, node0, 8080); err == nil {
+		t.Error("an Internet client reached node0's private address by naming its NIC")
+	}
 }

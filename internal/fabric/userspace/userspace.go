@@ -439,6 +439,15 @@ func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPo
 	return f.dial(ctx, eng, src, fabric.Endpoint{Addr: dst.Addr()}, dst)
 }
 
+// DialEndpoint implements fabric.Fabric.
+func (f *Fabric) DialEndpoint(ctx context.Context, src, dst fabric.Endpoint, port uint16) (net.Conn, error) {
+	eng := f.eng.Load()
+	if eng == nil {
+		return nil, &fabric.Unresolved{Err: ErrNoEngine}
+	}
+	return f.dial(ctx, eng, src, dst, netip.AddrPortFrom(dst.Addr, port))
+}
+
 func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.Endpoint, dst netip.AddrPort) (net.Conn, error) {
 	srcAddr := src.Addr
 	if !srcAddr.IsValid() && src.NIC != "" {
