@@ -62,7 +62,7 @@ type Agent interface {
 	Control() netip.AddrPort
 	// Check asks the agent whether it answers on port (PortManagement
 	// or PortControl), over connections dial opens (through the fabric,
-	// from Batch node management); on PortManagement it also renews the
+	// from Batch node management); an answer on PortManagement renews the
 	// agent's lease.
 	Check(ctx context.Context, port uint16, dial func(ctx context.Context, port uint16) (net.Conn, error)) error
 	// Stop stops the agent and every process it started.
