@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -113,7 +114,7 @@ cluster fails.`,
 	f.Var(text(&c.maxNodes, "N"), "max-nodes", "the most nodes the cluster scales to (required)")
 	f.Var(text(&c.idleSeconds, "SECONDS"), "idle-seconds-before-scaledown", "how long a node stays idle before the cluster removes it (default 1800)")
 	f.Var(text(&c.adminUser, "USER"), "admin-username", "the nodes' administrator account")
-	f.Var(text(&c.password, "PASSWORD"), "admin-password", "the administrator's password (prefer --admin-password-file: shell history keeps this)")
+	f.Var(text(&c.password, "PASSWORD"), "admin-password", "the administrator's password (prefer --admin-password-file: shell history keeps this, and ps shows it to other users)")
 	f.Var(text(&c.passwordFile, "FILE"), "admin-password-file", "a file holding the administrator's password (- reads stdin; a final newline is dropped)")
 	f.Var(text(&c.sshKeyFile, "FILE"), "ssh-key", "a file holding the administrator's OpenSSH public key (id_rsa.pub)")
 	f.Var(text(&c.vnetGroup, "GROUP"), "vnet-resourcegroup-name", "the resource group of the virtual network")
@@ -202,7 +203,11 @@ func (c *computeCreateCmd) run(ctx context.Context, args []string) error {
 		}
 	}
 	if c.subnet != "" {
-		p.Subnet = map[string]any{"id": subnetRef(ws, c.subnet)}
+		id, err := subnetRef(ws, c.subnet)
+		if err != nil {
+			return err
+		}
+		p.Subnet = map[string]any{"id": id}
 	}
 	if c.vnetGroup != "" || c.vnetName != "" || c.subnetName != "" {
 		p.VNet = map[string]any{"resourceGroup": c.vnetGroup, "name": c.vnetName, "subnet": c.subnetName}
@@ -211,7 +216,12 @@ func (c *computeCreateCmd) run(ctx context.Context, args []string) error {
 	id := ws + "/computes/" + name
 	doc, err := createOnly(ctx, cl, computeType, id, body, "change its scale settings with `vnetml compute update "+name+" -w "+lastSegment(ws)+"`")
 	if err != nil {
-		return retargetErr(err, computeTargets)
+		targets := computeTargets
+		if c.passwordFile != "" { // name the flag the password came from
+			targets = maps.Clone(computeTargets)
+			targets["properties.properties.userAccountCredentials.adminUserPassword"] = "--admin-password-file"
+		}
+		return retargetErr(err, targets)
 	}
 	if !c.wait.wait {
 		if c.out.json() {
@@ -255,7 +265,18 @@ func waitResult(name, ws string, timeout time.Duration, last computePoll, outcom
 	nodes := "see the nodes and why with `vnetml compute list-nodes " + name + " -w " + ws + "`"
 	switch outcome {
 	case waitMinNodes:
+		if last.preparing > 0 {
+			return armerror.New("NodesNotChecked", "", "compute %s has its minimum nodes, but %d of them were not checked yet when the wait timed out; %s",
+				name, last.preparing, nodes)
+		}
 		if last.unusable == 0 {
+			var errs []computeError
+			_ = json.Unmarshal(last.errors, &errs)
+			if len(errs) > 0 {
+				// A partial allocation (or another problem) the minimum
+				// did not run into: the SDK's transcript says nothing.
+				return armerror.New(errs[0].Code, "", "compute %s has its minimum nodes, but reports: %s", name, errs[0].Message)
+			}
 			return nil
 		}
 		var errs []computeError
@@ -311,15 +332,28 @@ func readFlagFile(stdin io.Reader, flag, file, value string) (string, error) {
 	return s, nil
 }
 
-// subnetRef turns --subnet into a subnet id: an id as it is, VNET/SUBNET
-// as the subnet in the workspace's resource group.
-func subnetRef(ws, s string) string {
+// subnetRef turns --subnet into a subnet id: an id as it is (it must be
+// a subnet's), VNET/SUBNET as the subnet in the workspace's resource group.
+func subnetRef(ws, s string) (string, error) {
+	bad := func(why string) error {
+		return usageErr(armerror.New(codeInvalidArgument, "--subnet",
+			"--subnet %q %s: give VNET/SUBNET (a subnet of a virtual network in the workspace's group) or a subnet's full resource id", s, why))
+	}
 	if strings.HasPrefix(s, "/") {
-		return strings.TrimRight(s, "/")
+		id := strings.TrimRight(s, "/")
+		r, err := network.ParseResourceID(id)
+		if err != nil || !strings.EqualFold(r.Type(), network.TypeSubnet) {
+			return "", bad("is not a subnet's resource id")
+		}
+		return id, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return "", bad("names no subnet")
 	}
 	r, err := network.ParseResourceID(ws)
 	if err != nil {
-		return s
+		return "", bad("cannot be resolved in the workspace's group")
 	}
-	return network.MakeID(r.Subscription, r.ResourceGroup, network.TypeSubnet, s)
+	return network.MakeID(r.Subscription, r.ResourceGroup, network.TypeSubnet, s), nil
 }

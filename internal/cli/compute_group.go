@@ -140,8 +140,9 @@ func computeNotFound(ctx context.Context, cl *client.Client, err error, ws, name
 // computeTargets maps the JSON paths of a compute's errors to the flags
 // that set them.
 var computeTargets = map[string]string{
-	"properties.properties.vmSize":                                       "--vm-size",
-	"properties.properties.vmPriority":                                   "--vm-priority",
+	"name":                             "NAME",
+	"properties.properties.vmSize":     "--vm-size",
+	"properties.properties.vmPriority": "--vm-priority",
 	"properties.properties.scaleSettings.minNodeCount":                   "--min-nodes",
 	"properties.properties.scaleSettings.maxNodeCount":                   "--max-nodes",
 	"properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown":    "--idle-seconds-before-scaledown",

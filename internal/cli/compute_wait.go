@@ -77,9 +77,25 @@ func (f *waitFlags) check(l *armerror.List) (timeout, interval time.Duration) {
 		*p = d
 	}
 	parse("--timeout", f.timeout, &timeout)
-	parse("--poll-interval", firstOf(f.interval, os.Getenv(envPollInterval)), &interval)
+	if f.interval != "" && !f.wait {
+		l.Addf(codeInvalidArgument, "--poll-interval", "--poll-interval applies to --wait only")
+	}
+	if f.wait {
+		flag, v := "--poll-interval", f.interval
+		if v == "" {
+			flag, v = "$"+envPollInterval, os.Getenv(envPollInterval)
+		}
+		parse(flag, v, &interval)
+		if interval < minPollInterval {
+			l.Addf(codeInvalidArgument, flag, "%s %s is too short: poll at most every %s, not in a tight loop", flag, interval, minPollInterval)
+		}
+	}
 	return timeout, interval
 }
+
+// minPollInterval is the shortest poll interval: a wait must not hammer
+// the server.
+const minPollInterval = 5 * time.Millisecond
 
 // computePoll is what one poll of a compute tells the wait: the fields
 // of AmlCompute.refresh_state the SDK's wait reads.
@@ -183,7 +199,7 @@ func (cw *computeWaiter) run(ctx context.Context) (computePoll, waitOutcome, err
 				return last, 0, err
 			}
 		}
-		if err := cw.sleep(ctx, cw.interval); err != nil {
+		if err := cw.sleep(ctx, cw.nap(start)); err != nil {
 			b.WriteString("\n")
 			flush()
 			return last, 0, err
@@ -253,13 +269,21 @@ func (cw *computeWaiter) run(ctx context.Context) (computePoll, waitOutcome, err
 	return last, outcome, flush()
 }
 
+// nap is the next wait between polls: the interval, cut to just past
+// what is left of the timeout (counted from start), so that the wait ends
+// when the SDK's would (elapsed > timeout) without sleeping far past it.
+func (cw *computeWaiter) nap(start time.Time) time.Duration {
+	left := cw.timeout - cw.now().Sub(start)
+	return max(min(cw.interval, left+time.Millisecond), time.Millisecond)
+}
+
 // settle goes on polling, printing nothing, while nodes are preparing
 // (within the timeout, counted from start): where the SDK stops, as soon
 // as the nodes are allocated, vnetml waits to see whether they are
 // usable. It returns the last poll.
 func (cw *computeWaiter) settle(ctx context.Context, last computePoll, start time.Time) (computePoll, error) {
 	for last.status && last.preparing > 0 && cw.now().Sub(start) <= cw.timeout {
-		if err := cw.sleep(ctx, cw.interval); err != nil {
+		if err := cw.sleep(ctx, cw.nap(start)); err != nil {
 			return last, err
 		}
 		p, err := cw.poll(ctx)
