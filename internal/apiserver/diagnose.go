@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,9 +84,17 @@ func (s *Server) diagnoseCompute(eng *flow.Engine, ws workspaceDoc, d computeDoc
 	name := d.Name
 	nic := s.someNodeNIC(d.ID)
 	if nic == "" {
-		v.OtherResults = append(v.OtherResults, finding{Code: "NoNodesToCheck", Level: "Information", Message: fmt.Sprintf(
-			"Compute %s has no nodes, so its flows were not checked; scale it to at least one node (vnetml compute update %s --min-nodes 1) and diagnose again.", name, name)})
-		return
+		// No node: check a stand-in, the node Batch would make next.
+		var addr netip.Addr
+		var ok bool
+		eng, nic, addr, ok = s.standInNode(d)
+		if !ok {
+			v.OtherResults = append(v.OtherResults, finding{Code: "NoNodesToCheck", Level: "Information", Message: fmt.Sprintf(
+				"Compute %s has no nodes and its subnet no free address for one, so its flows were not checked.", name)})
+			return
+		}
+		v.OtherResults = append(v.OtherResults, finding{Code: "CheckedWithStandInNode", Level: "Information", Message: fmt.Sprintf(
+			"Compute %s has no nodes: its flows were checked for the node it would get next, at %s in subnet %s, with its NSG.", name, addr, lastSegment(d.Properties.Resources.Subnet))})
 	}
 	// addTo files a refusal under the category its stage belongs to.
 	addTo := func(code, what string, pv flow.PathVerdict, service string) {
@@ -219,4 +228,39 @@ func (s *Server) diagnoseLocks(ctx context.Context, computes []store.Resource, v
 				lastSegment(l.ID), ld.Properties.Level, lid.Parent, d.Name)})
 		}
 	}
+}
+
+// standInNode returns an engine of the network as it is plus one node of
+// the cluster — an interface in its subnet, with its NSG, at the subnet's
+// first free address — so that a cluster with no node can be checked
+// before it gets one (the pre-flight check).
+func (s *Server) standInNode(d computeDoc) (*flow.Engine, string, netip.Addr, bool) {
+	res := d.Properties.Resources
+	if res.NetworkSecurityGroup == "" || !strings.Contains(res.NetworkSecurityGroup, "/providers/") {
+		return nil, "", netip.Addr{}, false
+	}
+	s.mu.Lock()
+	t := &txn{s: s}
+	sub := t.subnet(res.Subnet)
+	var addr netip.Addr
+	ok := false
+	if sub != nil {
+		used := t.addressesIn(res.Subnet, "")
+		addr, ok = network.FreeAddress(sub, func(a netip.Addr) bool { return used[a] })
+	}
+	view := s.view.Load()
+	s.mu.Unlock()
+	if !ok {
+		return nil, "", netip.Addr{}, false
+	}
+	snap := *view.snap
+	nicID := strings.TrimSuffix(res.NetworkSecurityGroup, "-nsg")
+	nicID = nicID[:strings.Index(nicID, "/providers/")] + "/providers/" + network.TypeNetworkInterface + "/" + lastSegment(nicID) + "-stand-in"
+	primary := true
+	n := network.NetworkInterface{Meta: network.Meta{ID: nicID, Name: lastSegment(nicID), Location: d.Location},
+		Properties: network.NICProperties{NetworkSecurityGroup: &network.SubResource{ID: res.NetworkSecurityGroup},
+			IPConfigurations: []network.IPConfiguration{{Name: "ipconfig1", Properties: network.IPConfigurationProperties{
+				PrivateIPAddress: addr.String(), PrivateIPAllocationMethod: "Static", Subnet: &network.SubResource{ID: res.Subnet}, Primary: &primary}}}}}
+	snap.NetworkInterfaces = append(slices.Clip(view.snap.NetworkInterfaces), n)
+	return flow.Compile(&snap, s.tags), nicID, addr, true
 }

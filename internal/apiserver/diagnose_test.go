@@ -92,3 +92,25 @@ func TestDiagnose(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagnoseBeforeAnyNode: a cluster with no node is checked with a
+// stand-in for its next node — the pre-flight check users ask for — so a
+// blocked requirement shows before a node ever turns unusable.
+func TestDiagnoseBeforeAnyNode(t *testing.T) {
+	e := computeEnv(t)
+	e.firewalledNetwork()
+	e.must(201, "PUT", workspace, `{"location": "eastus", "properties": {"storageAccount": "`+account+`", "keyVault": "`+vault+`"}}`)
+	e.must(201, "PUT", nsg+"/securityRules/deny-internet-in", `{"properties": {"priority": 100, "direction": "Inbound", "access": "Deny",
+		"protocol": "*", "sourceAddressPrefix": "Internet", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*"}}`)
+	e.must(201, "PUT", cluster, clusterBody(0, 2))
+	d := e.diagnose()
+	if !d.has("other_results", "CheckedWithStandInNode", "10.0.0.") {
+		t.Errorf("no stand-in: %+v", d.Value["other_results"])
+	}
+	if !d.has("network_security_rule_results", "BatchNodeManagementBlocked", "deny-internet-in") {
+		t.Errorf("the stand-in's blocked management flow: %+v", d.Value["network_security_rule_results"])
+	}
+	if nics := e.srvNodeNICs(); len(nics) != 0 {
+		t.Errorf("the stand-in was written: %v", nics)
+	}
+}
