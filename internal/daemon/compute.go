@@ -30,7 +30,9 @@ func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server
 			return nil, err
 		}
 		command = func(ctx context.Context, args ...string) *exec.Cmd {
-			return exec.CommandContext(ctx, exe, append([]string{"agent"}, args...)...)
+			c := exec.CommandContext(ctx, exe, append([]string{"agent"}, args...)...)
+			c.Env = agentEnv()
+			return c
 		}
 	}
 	sp := nodeagent.NewSpawner(nodeagent.SpawnerConfig{
@@ -81,4 +83,17 @@ func (p platform) NodeNICs(clusterID string) map[string]string {
 		return s.NodeNICs(clusterID)
 	}
 	return nil
+}
+
+// agentEnv is the environment of a node agent: what a process needs to
+// run, none of the server's settings or secrets (the agent takes its
+// configuration from its flags and its secret from a file).
+func agentEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }

@@ -223,3 +223,16 @@ func TestAdminFileNames(t *testing.T) {
 		t.Errorf("auth writes %q, clients read %q", auth.AdminFile, api.AdminTokenFile)
 	}
 }
+
+func TestAgentEnvKeepsNoSecrets(t *testing.T) {
+	t.Setenv("VNETML_MASTER_KEY", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	t.Setenv("VNETML_TOKEN", "vnm_secret")
+	t.Setenv("PATH", "/usr/bin")
+	env := strings.Join(agentEnv(), "\n")
+	if strings.Contains(env, "VNETML_MASTER_KEY") || strings.Contains(env, "vnm_secret") {
+		t.Fatalf("an agent's environment carries the server's secrets:\n%s", env)
+	}
+	if !strings.Contains(env, "PATH=/usr/bin") {
+		t.Fatalf("an agent's environment lacks PATH:\n%s", env)
+	}
+}
