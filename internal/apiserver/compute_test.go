@@ -92,7 +92,22 @@ type status struct {
 	CurrentNodeCount int
 	TargetNodeCount  int
 	NodeStateCounts  struct{ IdleNodeCount, UnusableNodeCount, PreparingNodeCount, RunningNodeCount, LeavingNodeCount int }
-	Errors           []struct{ Code, Message string }
+	Errors           []statusError
+}
+
+// statusError is one of status.errors, ARM's {"error": {code, message}},
+// flattened.
+type statusError struct{ Code, Message string }
+
+func (e *statusError) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*e = statusError(w.Error)
+	return nil
 }
 
 func (e *env) computeStatus(id string) status {

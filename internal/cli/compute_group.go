@@ -223,10 +223,26 @@ type nodeStateCounts struct {
 	Preempted int `json:"preemptedNodeCount"`
 }
 
-// computeError is one of a cluster's status errors.
+// computeError is one of a cluster's status errors: ARM's
+// {"error": {"code", "message"}}, or the same flat.
 type computeError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+func (e *computeError) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Code, Message string
+		Error         *struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	e.Code, e.Message = v.Code, v.Message
+	if v.Error != nil {
+		e.Code, e.Message = v.Error.Code, v.Error.Message
+	}
+	return nil
 }
 
 // printCompute prints a compute: a line saying what and where it is, its

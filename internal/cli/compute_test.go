@@ -347,7 +347,7 @@ func TestComputeCreateRefusals(t *testing.T) {
 	r := s.run(append([]string{"compute", "create", "small", "--vm-size", "STANDARD_D2_V2", "--min-nodes", "4", "--max-nodes", "4",
 		"--subnet", "mynetwork/small", "--wait", "--poll-interval", "5ms"}, ws...)...)
 	wantFail(t, r, exitInput, "InsufficientSubnetAddresses: compute small reported errors (above)", "vnetml compute list-nodes small -w myworkspace")
-	if !strings.HasPrefix(r.stdout, "Creating\nSucceeded") || !strings.Contains(r.stdout, "\nAmlCompute wait for completion finished\n\nThere were errors reported from AmlCompute:\n[{'code': 'InsufficientSubnetAddresses', 'message': 'Partial allocation: subnet small has free addresses for 3 nodes") {
+	if !strings.HasPrefix(r.stdout, "Creating\nSucceeded") || !strings.Contains(r.stdout, "\nAmlCompute wait for completion finished\n\nThere were errors reported from AmlCompute:\n[{'error': {'code': 'InsufficientSubnetAddresses', 'message': 'Partial allocation: subnet small has free addresses for 3 nodes") {
 		t.Errorf("the partial allocation's transcript:\n%s", r.stdout)
 	}
 	s.ok(append([]string{"compute", "delete", "small"}, ws...)...)

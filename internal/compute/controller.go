@@ -145,10 +145,16 @@ func New(cfg Config) *Controller {
 	return &Controller{cfg: cfg, log: log, clusters: map[string]*cluster{}}
 }
 
-// NodeError is one entry of a cluster's status errors.
+// NodeError is a problem of a cluster: a code and what to do.
 type NodeError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+// StatusError is one entry of a cluster's status errors, in ARM's shape
+// (MachineLearningServiceError): {"error": {"code", "message"}}.
+type StatusError struct {
+	Error NodeError `json:"error"`
 }
 
 // NodeStateCounts counts nodes by state, in the API's shape.
@@ -168,7 +174,7 @@ type Status struct {
 	CurrentNodeCount              int             `json:"currentNodeCount"`
 	TargetNodeCount               int             `json:"targetNodeCount"`
 	NodeStateCounts               NodeStateCounts `json:"nodeStateCounts"`
-	Errors                        []NodeError     `json:"errors,omitempty"`
+	Errors                        []StatusError   `json:"errors,omitempty"`
 }
 
 // NodeInfo is one node as list_nodes shows it, plus why it is unusable.

@@ -318,7 +318,10 @@ func (cl *cluster) status() Status {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	s := Status{AllocationState: cl.alloc, AllocationStateTransitionTime: cl.allocSince, CurrentNodeCount: len(cl.nodes),
-		TargetNodeCount: cl.target(), Errors: cl.lastErrors}
+		TargetNodeCount: cl.target()}
+	for _, e := range cl.lastErrors {
+		s.Errors = append(s.Errors, StatusError{Error: e})
+	}
 	for _, n := range cl.nodes {
 		switch n.state {
 		case StateIdle:
