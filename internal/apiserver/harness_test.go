@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetml/vnetml/internal/apiserver"
 	"github.com/vnetml/vnetml/internal/armerror"
@@ -77,7 +78,7 @@ func (e *env) start() {
 		secret = strings.TrimSpace(string(b))
 	}
 	fab := userspace.New(userspace.Options{})
-	cfg := apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab}
+	cfg := apiserver.Config{Store: st, Tags: servicetag.LocalCloud(), Auth: a, Fabric: fab, TunnelRecheck: 20 * time.Millisecond}
 	if e.data != nil {
 		e.data.start(t, e.dir, &cfg)
 	}

@@ -62,6 +62,9 @@ type Config struct {
 	// Computes, when set, runs compute clusters; StartComputes hands it
 	// the stored ones.
 	Computes Computes
+	// TunnelRecheck is how often a data-plane tunnel's token is checked
+	// again: a revoked or expired token closes it (0: 10s).
+	TunnelRecheck time.Duration
 }
 
 // DataPlane is what the server asks of the front ends of storage accounts
@@ -97,6 +100,8 @@ type Server struct {
 	dp       DataPlane         // nil: no data planes
 	caPEM    []byte
 	computes Computes // nil: clusters are stored but run no nodes
+
+	tunnelRecheck time.Duration
 
 	platformOnce sync.Once
 	platform     *netipx.IPSet         // service tag ranges and the public IP pool (tunnel.go)
@@ -135,7 +140,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
-		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, tunnelRecheck: cfg.TunnelRecheck,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
@@ -150,6 +155,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if !s.pool.IsValid() {
 		s.pool = DefaultPublicIPPool
+	}
+	if s.tunnelRecheck == 0 {
+		s.tunnelRecheck = 10 * time.Second
 	}
 	reg := cfg.Metrics
 	if reg == nil {

@@ -112,7 +112,33 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	go pipe(client, c)
+	done := make(chan struct{})
+	go func() {
+		pipe(client, c)
+		close(done)
+	}()
+	go s.recheckTunnel(token, done, client, c)
+}
+
+// recheckTunnel closes a tunnel whose token was revoked or expired, at
+// the next check (every Config.TunnelRecheck), until the tunnel ends.
+func (s *Server) recheckTunnel(token string, done <-chan struct{}, conns ...net.Conn) {
+	t := time.NewTicker(s.tunnelRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if _, err := s.auth.Authenticate(context.Background(), "Bearer "+token); err != nil {
+			s.log.Info("closing a tunnel whose token is no longer valid", "error", err)
+			for _, c := range conns {
+				c.Close()
+			}
+			return
+		}
+	}
 }
 
 // pipe copies both ways until either side ends, then closes both.

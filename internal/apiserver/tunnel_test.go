@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // connect sends a raw CONNECT to the API and returns the status line.
@@ -91,5 +92,33 @@ func TestTunnelRefusalReachesTheClient(t *testing.T) {
 	_, err = hc.Get("https://nosuch.blob.core.windows.net/")
 	if err == nil || !strings.Contains(err.Error(), "does not resolve in the virtual cloud") {
 		t.Fatalf("an unknown account: %v, want the server's explanation", err)
+	}
+}
+
+// TestTunnelEndsWithItsToken: revoking the token a tunnel was opened
+// with closes the tunnel at the next check.
+func TestTunnelEndsWithItsToken(t *testing.T) {
+	e := newDataEnv(t)
+	e.firewalledNetwork()
+	tok := e.must(201, "PUT", "/providers/vnetml.Authorization/tokens/shortlived", `{"properties": {"role": "Contributor", "scope": "/"}}`).json(t)
+	secret := tok["properties"].(map[string]any)["secret"].(string)
+	c, err := stdnet.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "CONNECT mlstore.blob.core.windows.net:443 HTTP/1.1\r\nHost: mlstore.blob.core.windows.net:443\r\nProxy-Authorization: Bearer %s\r\n\r\n", secret)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	e.must(200, "DELETE", "/providers/vnetml.Authorization/tokens/shortlived", nil)
+	// The tunnel closes: a read ends (EOF or reset) instead of blocking.
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("the tunnel answered after its token was revoked")
+	} else if ne, ok := err.(stdnet.Error); ok && ne.Timeout() {
+		t.Fatal("the tunnel stayed open after its token was revoked")
 	}
 }
