@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetml/vnetml/internal/client"
 	"github.com/vnetml/vnetml/internal/daemon"
 	"github.com/vnetml/vnetml/internal/nodeagent"
 )
@@ -37,45 +35,20 @@ func init() {
 // their nodes are agents of this test binary, checked every 20ms.
 func newComputeServer(t *testing.T) *dataServer {
 	t.Helper()
-	withTempConfig(t)
-	t.Setenv("VNETML_CLIENT_ADDRESS", "")
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	o := daemon.Options{DataDir: dir, Listen: "127.0.0.1:0", NodeCheckInterval: 20 * time.Millisecond,
-		AgentCommand: func(ctx context.Context, args ...string) *exec.Cmd {
-			c := exec.CommandContext(ctx, os.Args[0], append([]string{"agent"}, args...)...)
-			c.Env = append(os.Environ(), envTestAgent+"=1", "GORACE=atexit_sleep_ms=0")
-			return c
-		}}
-	go func() { done <- daemon.Run(ctx, o, io.Discard, io.Discard, func(url string) { ready <- url }) }()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("the server did not start: %v", err)
-	}
+	// Registered first, so it runs after the server has stopped:
+	// stopping the server stops every node, and no agent state is left.
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the server stopped with %v", err)
-		}
-		// Stopping the server stops every node: no agent state is left.
 		if left, _ := os.ReadDir(filepath.Join(dir, daemon.NodesDir)); len(left) != 0 {
 			t.Errorf("node agents left behind: %v", left)
 		}
 	})
-	admin, err := client.ReadAdminToken(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(url, admin, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dataServer{t: t, dir: dir, url: url, admin: admin, c: c}
+	return startDataServer(t, daemon.Options{DataDir: dir, Listen: "127.0.0.1:0", NodeCheckInterval: 20 * time.Millisecond,
+		AgentCommand: func(ctx context.Context, args ...string) *exec.Cmd {
+			c := exec.CommandContext(ctx, os.Args[0], append([]string{"agent"}, args...)...)
+			c.Env = append(os.Environ(), envTestAgent+"=1", "GORACE=atexit_sleep_ms=0")
+			return c
+		}})
 }
 
 // eventually runs a command every few milliseconds (each run a real

@@ -2,20 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vnetml/vnetml/internal/client"
 )
 
 // keyVaultShowCmd is `vnetml keyvault show NAME`.
-type keyVaultShowCmd struct {
-	env   *env
-	srv   serverFlags
-	out   outputFlag
-	group string
-}
+type keyVaultShowCmd struct{ showByName }
 
 func newKeyVaultShowCmd(e *env) *cobra.Command {
-	c := &keyVaultShowCmd{env: e}
+	c := &keyVaultShowCmd{showByName{env: e}}
 	cmd := &cobra.Command{
 		Use:   "show NAME [-g GROUP] [-o table|json]",
 		Short: "Show a key vault, its firewall and its access policies",
@@ -29,28 +27,12 @@ prints its document.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
 	cmd.DisableFlagsInUseLine = true
-	f := cmd.Flags()
-	groupFlag(f, &c.group, false)
-	c.out.register(f)
-	c.srv.register(f)
+	c.register(cmd.Flags())
 	return cmd
 }
 
 func (c *keyVaultShowCmd) run(ctx context.Context, args []string) error {
-	cl, r, err := c.srv.client()
-	if err != nil {
-		return err
-	}
-	id, err := findResource(ctx, cl, keyVaultType, r.subscription, c.group, args[0])
-	if err != nil {
-		return err
-	}
-	doc, err := cl.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.out.json() {
-		return writeJSON(c.env.stdout, doc)
-	}
-	return printWithFirewall(c.env.stdout, keyVaultType, doc)
+	return c.show(ctx, keyVaultType, args[0], func(_ *client.Client, doc json.RawMessage) error {
+		return printWithFirewall(c.env.stdout, keyVaultType, doc)
+	})
 }

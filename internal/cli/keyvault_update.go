@@ -4,22 +4,16 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vnetml/vnetml/internal/armerror"
 )
 
 // keyVaultUpdateCmd is `vnetml keyvault update NAME`.
 type keyVaultUpdateCmd struct {
-	env   *env
-	srv   serverFlags
-	out   outputFlag
-	acl   aclFlags
-	group string
-	rbac  bool
+	firewallUpdate
+	rbac bool
 }
 
 func newKeyVaultUpdateCmd(e *env) *cobra.Command {
-	c := &keyVaultUpdateCmd{env: e}
+	c := &keyVaultUpdateCmd{firewallUpdate: firewallUpdate{env: e}}
 	cmd := &cobra.Command{
 		Use:   "update NAME [-g GROUP] [--default-action Allow|Deny] [--bypass AzureServices|None] [--vnet-rule SUBNET_ID]... [--ip-rule CIDR]... [--add-ip-rule CIDR]... [--remove-ip-rule CIDR]... [--add-vnet-rule SUBNET_ID]... [--remove-vnet-rule SUBNET_ID]... [--enable-rbac-authorization=true|false]",
 		Short: "Change a key vault's firewall or authorization",
@@ -48,37 +42,9 @@ written back on the condition that nobody wrote it in between.`,
 
 func (c *keyVaultUpdateCmd) run(ctx context.Context, args []string) error {
 	rbacGiven := c.acl.changed("enable-rbac-authorization")
-	var l armerror.List
-	if !c.acl.given() && !rbacGiven {
-		l.Addf(codeMissingArgument, "", "nothing to change: give --default-action, --bypass, --ip-rule, --vnet-rule, "+
-			"--add-ip-rule, --remove-ip-rule, --add-vnet-rule, --remove-vnet-rule or --enable-rbac-authorization")
-	}
-	c.acl.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, r, err := c.srv.client()
-	if err != nil {
-		return err
-	}
-	id, err := findResource(ctx, cl, keyVaultType, r.subscription, c.group, args[0])
-	if err != nil {
-		return err
-	}
-	var warnings []string
-	doc, err := readModifyWrite(ctx, cl, id, func(props map[string]any) (err error) {
+	return c.update(ctx, keyVaultType, args[0], rbacGiven, "--enable-rbac-authorization", func(props map[string]any) {
 		if rbacGiven {
 			props["enableRbacAuthorization"] = c.rbac
 		}
-		warnings, err = c.acl.updateRuleSet(props)
-		return err
 	})
-	if err != nil {
-		return retargetErr(err, aclTargets)
-	}
-	warn(c.env.stderr, warnings...)
-	if c.out.json() {
-		return writeJSON(c.env.stdout, doc)
-	}
-	return printWithFirewall(c.env.stdout, keyVaultType, doc)
 }

@@ -2,20 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vnetml/vnetml/internal/client"
 )
 
 // storageAccountShowCmd is `vnetml storage account show NAME`.
-type storageAccountShowCmd struct {
-	env   *env
-	srv   serverFlags
-	out   outputFlag
-	group string
-}
+type storageAccountShowCmd struct{ showByName }
 
 func newStorageAccountShowCmd(e *env) *cobra.Command {
-	c := &storageAccountShowCmd{env: e}
+	c := &storageAccountShowCmd{showByName{env: e}}
 	cmd := &cobra.Command{
 		Use:   "show NAME [-g GROUP] [-o table|json]",
 		Short: "Show a storage account and its firewall",
@@ -28,28 +26,12 @@ is looked for in the whole subscription. -o json prints its document.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
 	cmd.DisableFlagsInUseLine = true
-	f := cmd.Flags()
-	groupFlag(f, &c.group, false)
-	c.out.register(f)
-	c.srv.register(f)
+	c.register(cmd.Flags())
 	return cmd
 }
 
 func (c *storageAccountShowCmd) run(ctx context.Context, args []string) error {
-	cl, r, err := c.srv.client()
-	if err != nil {
-		return err
-	}
-	id, err := findResource(ctx, cl, storageType, r.subscription, c.group, args[0])
-	if err != nil {
-		return err
-	}
-	doc, err := cl.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.out.json() {
-		return writeJSON(c.env.stdout, doc)
-	}
-	return printWithFirewall(c.env.stdout, storageType, doc)
+	return c.show(ctx, storageType, args[0], func(_ *client.Client, doc json.RawMessage) error {
+		return printWithFirewall(c.env.stdout, storageType, doc)
+	})
 }

@@ -4,21 +4,13 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vnetml/vnetml/internal/armerror"
 )
 
 // storageAccountUpdateCmd is `vnetml storage account update NAME`.
-type storageAccountUpdateCmd struct {
-	env   *env
-	srv   serverFlags
-	out   outputFlag
-	acl   aclFlags
-	group string
-}
+type storageAccountUpdateCmd struct{ firewallUpdate }
 
 func newStorageAccountUpdateCmd(e *env) *cobra.Command {
-	c := &storageAccountUpdateCmd{env: e}
+	c := &storageAccountUpdateCmd{firewallUpdate{env: e}}
 	cmd := &cobra.Command{
 		Use:   "update NAME [-g GROUP] [--default-action Allow|Deny] [--bypass ...] [--vnet-rule SUBNET_ID]... [--ip-rule CIDR]... [--add-ip-rule CIDR]... [--remove-ip-rule CIDR]... [--add-vnet-rule SUBNET_ID]... [--remove-vnet-rule SUBNET_ID]... [--public-network-access Enabled|Disabled]",
 		Short: "Change a storage account's firewall",
@@ -48,34 +40,5 @@ returns; requests already admitted are not recalled.`,
 }
 
 func (c *storageAccountUpdateCmd) run(ctx context.Context, args []string) error {
-	var l armerror.List
-	if !c.acl.given() {
-		l.Addf(codeMissingArgument, "", "nothing to change: give --default-action, --bypass, --ip-rule, --vnet-rule, "+
-			"--add-ip-rule, --remove-ip-rule, --add-vnet-rule, --remove-vnet-rule or --public-network-access")
-	}
-	c.acl.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, r, err := c.srv.client()
-	if err != nil {
-		return err
-	}
-	id, err := findResource(ctx, cl, storageType, r.subscription, c.group, args[0])
-	if err != nil {
-		return err
-	}
-	var warnings []string
-	doc, err := readModifyWrite(ctx, cl, id, func(props map[string]any) (err error) {
-		warnings, err = c.acl.updateRuleSet(props)
-		return err
-	})
-	if err != nil {
-		return retargetErr(err, aclTargets)
-	}
-	warn(c.env.stderr, warnings...)
-	if c.out.json() {
-		return writeJSON(c.env.stdout, doc)
-	}
-	return printWithFirewall(c.env.stdout, storageType, doc)
+	return c.update(ctx, storageType, args[0], false, "--public-network-access", nil)
 }

@@ -26,15 +26,23 @@ type dataServer struct {
 // The login config and the client address are the test's own (none).
 func newDataServer(t *testing.T) *dataServer {
 	t.Helper()
+	s := startDataServer(t, daemon.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if _, err := s.c.Put(context.Background(), testGroup, map[string]any{"location": "eastus"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startDataServer runs daemon.Run with o until the test ends and returns
+// a client of it as the admin.
+func startDataServer(t *testing.T, o daemon.Options) *dataServer {
+	t.Helper()
 	withTempConfig(t)
 	t.Setenv("VNETML_CLIENT_ADDRESS", "")
-	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{DataDir: dir, Listen: "127.0.0.1:0"}, io.Discard, io.Discard, func(url string) { ready <- url })
-	}()
+	go func() { done <- daemon.Run(ctx, o, io.Discard, io.Discard, func(url string) { ready <- url }) }()
 	var url string
 	select {
 	case url = <-ready:
@@ -48,7 +56,7 @@ func newDataServer(t *testing.T) *dataServer {
 			t.Errorf("the server stopped with %v", err)
 		}
 	})
-	admin, err := client.ReadAdminToken(dir)
+	admin, err := client.ReadAdminToken(o.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +64,7 @@ func newDataServer(t *testing.T) *dataServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dataServer{t: t, dir: dir, url: url, admin: admin, c: c}
-	if _, err := c.Put(ctx, testGroup, map[string]any{"location": "eastus"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return &dataServer{t: t, dir: o.DataDir, url: url, admin: admin, c: c}
 }
 
 // run runs the command tree against the server as the admin.

@@ -2,20 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vnetml/vnetml/internal/client"
 )
 
 // workspaceShowCmd is `vnetml workspace show NAME [-g GROUP]`.
-type workspaceShowCmd struct {
-	env   *env
-	srv   serverFlags
-	out   outputFlag
-	group string
-}
+type workspaceShowCmd struct{ showByName }
 
 func newWorkspaceShowCmd(e *env) *cobra.Command {
-	c := &workspaceShowCmd{env: e}
+	c := &workspaceShowCmd{showByName{env: e}}
 	cmd := &cobra.Command{
 		Use:   "show NAME [-g GROUP] [-o table|json]",
 		Short: "Show a workspace, the resources it links and its datastores",
@@ -29,28 +27,12 @@ for in the whole subscription. -o json prints the workspace's document.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
 	cmd.DisableFlagsInUseLine = true
-	f := cmd.Flags()
-	groupFlag(f, &c.group, false)
-	c.out.register(f)
-	c.srv.register(f)
+	c.register(cmd.Flags())
 	return cmd
 }
 
 func (c *workspaceShowCmd) run(ctx context.Context, args []string) error {
-	cl, r, err := c.srv.client()
-	if err != nil {
-		return err
-	}
-	id, err := findResource(ctx, cl, workspaceType, r.subscription, c.group, args[0])
-	if err != nil {
-		return err
-	}
-	doc, err := cl.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.out.json() {
-		return writeJSON(c.env.stdout, doc)
-	}
-	return printWorkspace(ctx, c.env.stdout, cl, doc)
+	return c.show(ctx, workspaceType, args[0], func(cl *client.Client, doc json.RawMessage) error {
+		return printWorkspace(ctx, c.env.stdout, cl, doc)
+	})
 }
