@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,8 +35,9 @@ const (
 )
 
 // PermittedDomains are the DNS domains a deployment CA may sign for: the
-// host names of storage accounts, key vaults and registries.
-var PermittedDomains = []string{"blob.core.windows.net", "file.core.windows.net", "vault.azure.net", "azurecr.io"}
+// host names of storage accounts, key vaults, registries and run history
+// (<region>.experiments.azureml.net).
+var PermittedDomains = []string{"blob.core.windows.net", "file.core.windows.net", "vault.azure.net", "azurecr.io", "experiments.azureml.net"}
 
 // CA is a deployment's certificate authority.
 type CA struct {
@@ -184,6 +186,13 @@ func (ca *CA) Pool() *x509.CertPool {
 // Issue returns a server certificate for the DNS names (wildcards
 // allowed) and addresses, valid for validity from an hour ago.
 func (ca *CA) Issue(names []string, addrs []netip.Addr, validity time.Duration) (tls.Certificate, error) {
+	for _, n := range names {
+		if !ca.Permits(n) {
+			return tls.Certificate{}, fmt.Errorf("pki: the deployment CA may not sign for %q (its permitted domains are %s): it predates that service; "+
+				"remove %s and %s from the data directory to create a new CA, and make clients trust the new one", n,
+				strings.Join(ca.cert.PermittedDNSDomains, ", "), CertFile, KeyFile)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -213,6 +222,22 @@ func (ca *CA) Issue(names []string, addrs []netip.Addr, validity time.Duration) 
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// Permits reports whether the CA may sign for the DNS name (a wildcard
+// name counts as its parent domain).
+func (ca *CA) Permits(name string) bool {
+	if len(ca.cert.PermittedDNSDomains) == 0 {
+		return true
+	}
+	name = strings.ToLower(strings.TrimPrefix(name, "*."))
+	for _, d := range ca.cert.PermittedDNSDomains {
+		d = strings.ToLower(strings.TrimPrefix(d, "."))
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 func first(s []string) string {

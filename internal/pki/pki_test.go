@@ -1,6 +1,9 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"net/netip"
@@ -81,12 +84,23 @@ func TestNameConstraints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil, err := ca.Issue([]string{"www.example.com"}, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err) // issuing is not refused; verifying is
+	// Issuing outside the permitted domains is refused with the way out
+	// (an older CA lacks a domain a newer service needs).
+	if _, err := ca.Issue([]string{"www.example.com"}, nil, time.Hour); err == nil || !strings.Contains(err.Error(), "remove ca.crt and ca.key") {
+		t.Fatalf("issuing for www.example.com: %v, want a refusal with the hint", err)
 	}
-	if _, err := evil.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "www.example.com"}); err == nil {
+	// Were it issued anyway, verification would refuse it: the CA's
+	// constraints are critical.
+	evil := issueUnchecked(t, ca, "www.example.com")
+	if _, err := evil.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "www.example.com"}); err == nil {
 		t.Fatal("a certificate for www.example.com verified against the deployment CA")
+	}
+	h, err := ca.Issue([]string{"*.experiments.azureml.net"}, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "eastus.experiments.azureml.net"}); err != nil {
+		t.Fatalf("a run-history certificate: %v", err)
 	}
 	l, err := ca.NewLeaf([]string{"*.vault.azure.net"}, time.Hour)
 	if err != nil {
@@ -125,4 +139,25 @@ func TestLeafRenews(t *testing.T) {
 	if next, _ := l.GetCertificate(nil); next == &old || time.Until(next.Leaf.NotAfter) < 50*time.Minute {
 		t.Fatal("an aging certificate was not renewed")
 	}
+}
+
+// issueUnchecked signs a certificate for name with ca's key, bypassing
+// Issue's check.
+func issueUnchecked(t *testing.T, ca *CA, name string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial(), DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
