@@ -80,6 +80,12 @@ type Fabric interface {
 	// environment). How far the confinement holds depends on the
 	// implementation; see its documentation.
 	Command(ctx context.Context, ep Endpoint, name string, args ...string) (*exec.Cmd, error)
+	// EgressProxy returns the URL of ep's egress proxy
+	// (http://user:password@host:port), through which a process reaches
+	// the virtual cloud as ep: what Command puts in a process's
+	// environment, for a process started otherwise (a node agent hands it
+	// to its jobs). Empty when the implementation needs no proxy.
+	EgressProxy(ep Endpoint) (string, error)
 	// SetName makes a platform service's host name resolve to addr (an
 	// invalid addr removes it); Resolve looks a name up.
 	SetName(name string, addr netip.Addr)

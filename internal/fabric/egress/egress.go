@@ -35,7 +35,9 @@
 //
 // Every HTTP refusal is text/plain whose body explains it; a refusal by the
 // network rules carries the Dialer's error text unchanged, which names the
-// deciding rule and the fix.
+// deciding rule and the fix. A refusal of a dial (every Dialer row above)
+// also carries X-Vnetml-Destination: ip:port, the virtual address the
+// client's name resolved to, which the rules judged.
 //
 // Limits, so that a slow or hostile client cannot hold a goroutine forever:
 // a request head (or SOCKS5 handshake) must arrive within 30 s and an HTTP
@@ -305,6 +307,10 @@ type refusal struct {
 	denied bool // refused by the network rules: X-Vnetml-Denied: 1
 	authn  bool // credentials missing or wrong: Proxy-Authenticate
 	msg    string
+	// dst is the virtual destination the dial was for, once a name was
+	// resolved: X-Vnetml-Destination, so that a client that named a host
+	// can say which address the rules judged.
+	dst netip.AddrPort
 }
 
 func badRequest(format string, args ...any) *refusal {
@@ -371,6 +377,12 @@ func (p *Proxy) dialTo(ctx context.Context, dst netip.AddrPort) (net.Conn, *refu
 }
 
 func dialRefusal(ctx context.Context, dst netip.AddrPort, err error) *refusal {
+	r := dialRefusalOf(ctx, dst, err)
+	r.dst = dst
+	return r
+}
+
+func dialRefusalOf(ctx context.Context, dst netip.AddrPort, err error) *refusal {
 	var timeout interface{ Timeout() bool }
 	switch {
 	case ctx.Err() != nil:

@@ -394,6 +394,9 @@ func TestDialFailures(t *testing.T) {
 				if got := resp.Header.Get("X-Vnetml-Denied") == "1"; got != tc.denied {
 					t.Errorf("%s: X-Vnetml-Denied %q, want it %v", method, resp.Header.Get("X-Vnetml-Denied"), tc.denied)
 				}
+				if got := resp.Header.Get("X-Vnetml-Destination"); got != "10.0.0.8:80" {
+					t.Errorf("%s: X-Vnetml-Destination %q, want 10.0.0.8:80", method, got)
+				}
 				expectClosed(t, br2conn{br, c})
 			}
 			c := tp.dial(t)
@@ -403,6 +406,26 @@ func TestDialFailures(t *testing.T) {
 			}
 			expectClosed(t, c)
 		})
+	}
+}
+
+// A client that named a platform service learns which address the rules
+// judged; a refusal before any dial names none.
+func TestRefusalNamesTheDestination(t *testing.T) {
+	n := newTestNet()
+	n.name("mystore.blob.core.windows.net", "198.18.1.4")
+	tp := startProxy(t, n.dial, n.resolve, nil)
+	cases := []struct{ method, raw, want string }{
+		{http.MethodConnect, "CONNECT mystore.blob.core.windows.net:443 HTTP/1.1\r\n\r\n", "198.18.1.4:443"},
+		{http.MethodGet, "GET http://mystore.blob.core.windows.net/c/b HTTP/1.1\r\nHost: mystore.blob.core.windows.net\r\n\r\n", "198.18.1.4:80"},
+		{http.MethodConnect, "CONNECT nosuch.example.com:443 HTTP/1.1\r\n\r\n", ""},
+	}
+	for _, tc := range cases {
+		c := tp.dial(t)
+		resp, body := roundTrip(t, c, bufio.NewReader(c), tc.method, tc.raw)
+		if got := resp.Header.Get("X-Vnetml-Destination"); got != tc.want {
+			t.Errorf("%s: X-Vnetml-Destination %q, want %q (%d %q)", firstLine(tc.raw), got, tc.want, resp.StatusCode, body)
+		}
 	}
 }
 

@@ -555,6 +555,9 @@ func (c *conn) refuseHTTP(target string, r *refusal) {
 	if r.denied {
 		c.bw.WriteString("X-Vnetml-Denied: 1\r\n")
 	}
+	if r.dst.IsValid() {
+		c.bw.WriteString("X-Vnetml-Destination: " + r.dst.String() + "\r\n")
+	}
 	if r.authn {
 		c.bw.WriteString("Proxy-Authenticate: Basic realm=\"vnetml egress\"\r\n")
 	}

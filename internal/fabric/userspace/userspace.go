@@ -698,6 +698,15 @@ func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, a
 	return cmd, nil
 }
 
+// EgressProxy implements fabric.Fabric.
+func (f *Fabric) EgressProxy(ep fabric.Endpoint) (string, error) {
+	p, err := f.proxyFor(ep)
+	if err != nil {
+		return "", err
+	}
+	return "http://vnetml:" + p.secret + "@" + p.addr, nil
+}
+
 // inheritable reports whether a confined process gets the server's value
 // of an environment variable.
 func inheritable(k string) bool {
