@@ -26,6 +26,9 @@ type config struct {
 	TokenFile string
 	StateDir  string
 	Lease     time.Duration
+	// JobGrace is how long a job has between SIGTERM and SIGKILL when it
+	// is canceled or runs out of time.
+	JobGrace time.Duration
 }
 
 func (c *config) validate() error {
@@ -40,6 +43,8 @@ func (c *config) validate() error {
 		return errors.New("--state-dir: give the node's state directory")
 	case c.Lease <= 0:
 		return fmt.Errorf("--lease %v: give a positive duration, such as 10m", c.Lease)
+	case c.JobGrace <= 0:
+		return fmt.Errorf("--job-grace %v: give a positive duration, such as 10s", c.JobGrace)
 	}
 	if fi, err := os.Stat(c.StateDir); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
@@ -117,6 +122,17 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 	defer cln.Close()
 	rd := readyLine{PID: a.pid, Management: mln.Addr().(*net.TCPAddr).AddrPort(), Control: cln.Addr().(*net.TCPAddr).AddrPort()}
 
+	// Jobs of an agent of this node that died are ended, and their
+	// directories removed, before this one runs any.
+	if killed := killRecordedJobs(c.StateDir); len(killed) > 0 {
+		log.Warn("node agent: killed the jobs a previous agent of this node left", "groups", killed)
+	}
+	os.RemoveAll(filepath.Join(c.StateDir, jobsDir))
+	if a.jobs, err = newJobs(c.StateDir, c.NodeID, c.JobGrace, log); err != nil {
+		return err
+	}
+	defer a.jobs.shutdown(context.Background()) // when the agent fails to start; a no-op after the one below
+
 	rec := record{NodeID: c.NodeID, ClusterID: c.ClusterID, PID: a.pid, Management: rd.Management, Control: rd.Control, StartedAt: a.start.UTC()}
 	if err := writeRecord(c.StateDir, rec); err != nil {
 		return err
@@ -152,6 +168,10 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 	case err := <-served:
 		exit = fmt.Errorf("serving: %w", err)
 	}
+	// The jobs die at once; what they have to report gets a few seconds.
+	jctx, jcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	a.jobs.shutdown(jctx)
+	jcancel()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	mgmt.Shutdown(sctx)
@@ -173,6 +193,7 @@ type agent struct {
 	pid    int
 	start  time.Time
 	lease  lease
+	jobs   *jobs
 }
 
 // server serves one port. Every request must carry the node secret;
@@ -182,6 +203,8 @@ func (a *agent) server(management bool) *http.Server {
 	mux.HandleFunc("GET /v1/health", a.health)
 	if management {
 		mux.HandleFunc("POST /v1/lease", a.renew)
+	} else {
+		a.jobRoutes(mux)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.authorized(r) {
@@ -215,8 +238,12 @@ func (a *agent) authorized(r *http.Request) bool {
 }
 
 func (a *agent) health(w http.ResponseWriter, _ *http.Request) {
+	state := StateIdle
+	if a.jobs != nil && a.jobs.busy() {
+		state = StateRunning
+	}
 	writeJSON(w, http.StatusOK, HealthInfo{
-		NodeID: a.cfg.NodeID, ClusterID: a.cfg.ClusterID, State: StateIdle,
+		NodeID: a.cfg.NodeID, ClusterID: a.cfg.ClusterID, State: state,
 		UptimeSeconds: int64(time.Since(a.start) / time.Second), PID: a.pid,
 	})
 }

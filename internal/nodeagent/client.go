@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/job"
 )
 
 // Dial connects to one of a node's ports, ManagementPort or ControlPort, as
@@ -43,7 +45,10 @@ func (a *Agent) Loopback() Dial {
 	}
 }
 
-// StatusError is an agent's answer other than 200 OK.
+// StatusError is an agent's answer other than success (200 OK, or 202
+// Accepted where a call expects it). A busy node answers SubmitJob with
+// 409 and code NodeBusy; an unknown run is 404, code JobNotFound; a spec
+// the agent refuses is 400, code InvalidJobSpec.
 type StatusError struct {
 	Port       uint16
 	StatusCode int
@@ -97,11 +102,50 @@ func (a *Agent) Renew(ctx context.Context, dial Dial) (LeaseInfo, error) {
 	return l, err
 }
 
-// call makes one request on a connection of its own: no keep-alive, so
+// SubmitJob hands an attempt to the agent through its control port
+// (29877). The agent answers at once, in state Preparing (202); the same
+// run and attempt again answers its status (200). A nil dial is
+// a.Loopback().
+func (a *Agent) SubmitJob(ctx context.Context, dial Dial, spec job.Spec) (job.Status, error) {
+	var st job.Status
+	err := a.request(ctx, dial, ControlPort, http.MethodPost, "/v1/jobs", spec, &st)
+	return st, err
+}
+
+// JobStatus asks the agent about the last attempt of a run it was given.
+func (a *Agent) JobStatus(ctx context.Context, dial Dial, runID string) (job.Status, error) {
+	var st job.Status
+	err := a.request(ctx, dial, ControlPort, http.MethodGet, "/v1/jobs/"+url.PathEscape(runID), nil, &st)
+	return st, err
+}
+
+// CancelJob asks the agent to stop a run's attempt: SIGTERM to the job's
+// process group, the agent's grace period, SIGKILL; it is reported
+// Canceled. It returns once the agent took the request, not once the job
+// ended (JobStatus tells).
+func (a *Agent) CancelJob(ctx context.Context, dial Dial, runID string) error {
+	var st job.Status
+	return a.request(ctx, dial, ControlPort, http.MethodPost, "/v1/jobs/"+url.PathEscape(runID)+"/cancel", nil, &st)
+}
+
+// RebindJob tells the agent that the node's egress proxy is proxy from
+// now on (a restarted server runs a new one): the agent's reports and the
+// job's new connections leave through it; the job keeps running.
+func (a *Agent) RebindJob(ctx context.Context, dial Dial, runID, proxy string) error {
+	var st job.Status
+	return a.request(ctx, dial, ControlPort, http.MethodPost, "/v1/jobs/"+url.PathEscape(runID)+"/rebind", job.Rebind{Proxy: proxy}, &st)
+}
+
+// call makes a request without a body.
+func (a *Agent) call(ctx context.Context, dial Dial, port uint16, method, path string, out any) error {
+	return a.request(ctx, dial, port, method, path, nil, out)
+}
+
+// request makes one request on a connection of its own: no keep-alive, so
 // that each call is a new flow that the fabric decides under the rules of
 // the moment (an established connection would survive a rule change, as
-// in Azure).
-func (a *Agent) call(ctx context.Context, dial Dial, port uint16, method, path string, out any) error {
+// in Azure). in, if not nil, is sent as JSON.
+func (a *Agent) request(ctx context.Context, dial Dial, port uint16, method, path string, in, out any) error {
 	if dial == nil {
 		dial = a.Loopback()
 	}
@@ -111,11 +155,22 @@ func (a *Agent) call(ctx context.Context, dial Dial, port uint16, method, path s
 		MaxResponseHeaderBytes: 16 << 10,
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, method, "http://node-agent"+path, nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://node-agent"+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+string(a.Secret))
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
@@ -124,16 +179,16 @@ func (a *Agent) call(ctx context.Context, dial Dial, port uint16, method, path s
 		return fmt.Errorf("nodeagent: node %s port %d: %w", a.NodeID, port, err)
 	}
 	defer resp.Body.Close()
-	body := io.LimitReader(resp.Body, 64<<10)
-	if resp.StatusCode != http.StatusOK {
+	answer := io.LimitReader(resp.Body, 64<<10)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
 		e := &StatusError{Port: port, StatusCode: resp.StatusCode}
 		var env armerror.Envelope
-		if json.NewDecoder(body).Decode(&env) == nil {
+		if json.NewDecoder(answer).Decode(&env) == nil {
 			e.Err = env.Error
 		}
 		return e
 	}
-	if err := json.NewDecoder(body).Decode(out); err != nil {
+	if err := json.NewDecoder(answer).Decode(out); err != nil {
 		return fmt.Errorf("nodeagent: node %s port %d: unreadable answer: %w", a.NodeID, port, err)
 	}
 	return nil

@@ -58,6 +58,7 @@ Every flag may also be given as an environment variable.`,
 	f.StringVar(&c.TokenFile, "token-file", "", "the file of mode 0600 holding the node secret ($VNETML_AGENT_TOKEN_FILE)")
 	f.StringVar(&c.StateDir, "state-dir", "", "the node's state directory, where agent.json goes ($VNETML_AGENT_STATE_DIR)")
 	f.DurationVar(&c.Lease, "lease", DefaultLease, "exit when no authenticated management request came for this long ($VNETML_AGENT_LEASE)")
+	f.DurationVar(&c.JobGrace, "job-grace", DefaultJobGrace, "how long a canceled or timed-out job has between SIGTERM and SIGKILL ($VNETML_AGENT_JOB_GRACE)")
 	cmd.SetContext(context.Background())
 	return cmd
 }
@@ -69,6 +70,7 @@ var envOf = map[string]string{
 	"token-file": "VNETML_AGENT_TOKEN_FILE",
 	"state-dir":  "VNETML_AGENT_STATE_DIR",
 	"lease":      "VNETML_AGENT_LEASE",
+	"job-grace":  "VNETML_AGENT_JOB_GRACE",
 }
 
 // flagsFromEnv sets each flag not given on the command line from its

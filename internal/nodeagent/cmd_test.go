@@ -146,7 +146,7 @@ func TestCommandIsHidden(t *testing.T) {
 	if !cmd.Hidden || cmd.Name() != "agent" {
 		t.Errorf("command %q hidden=%v: want a hidden `agent`", cmd.Name(), cmd.Hidden)
 	}
-	for _, f := range []string{"node-id", "cluster", "token-file", "state-dir", "lease"} {
+	for _, f := range []string{"node-id", "cluster", "token-file", "state-dir", "lease", "job-grace"} {
 		fl := cmd.Flags().Lookup(f)
 		if fl == nil {
 			t.Errorf("no --%s", f)

@@ -1,6 +1,7 @@
 // Package nodeagent owns the node agent of a compute node (DESIGN.md §2,
-// §7): the `vnetml agent` process that each node of a cluster is, and the
-// Spawner with which the server starts, watches, adopts and stops those
+// §7): the `vnetml agent` process that each node of a cluster is, the jobs
+// it runs (one attempt of a run at a time, by package job's contract), and
+// the Spawner with which the server starts, watches, adopts and stops those
 // processes.
 //
 // # What the agent is
@@ -17,9 +18,71 @@
 //
 // Both ports serve HTTP and require Authorization: Bearer <node secret>
 // (compared in constant time; 401 otherwise): GET /v1/health on both, POST
-// /v1/lease on management. What the agent is not, yet: it runs no jobs and
-// no scoring replicas; those arrive on the control port in later work, as
-// processes in the agent's process group.
+// /v1/lease on management, and the job routes on control:
+//
+//	POST /v1/jobs                  a job.Spec: 202 and its job.Status; the
+//	                               same run and attempt again: 200; another
+//	                               while one is in progress: 409 NodeBusy;
+//	                               a bad spec: 400 InvalidJobSpec
+//	GET  /v1/jobs/{runId}          the job.Status of the run's last attempt
+//	POST /v1/jobs/{runId}/cancel   202: the job is stopped, reported Canceled
+//	POST /v1/jobs/{runId}/rebind   a job.Rebind: the node's egress proxy
+//	                               changed; 200
+//
+// An unknown run is 404 JobNotFound. Agent.SubmitJob, JobStatus, CancelJob
+// and RebindJob are the client. GET /v1/health says "running" while an
+// attempt is in progress, "idle" otherwise. The agent runs no scoring
+// replicas yet.
+//
+// # Jobs
+//
+// An attempt goes Preparing, Running, Finalizing, then Completed, Failed
+// or Canceled, each reported to run history as a job.Event:
+//
+//   - Preparing: a job directory <state dir>/jobs/<run id>-<attempt>/
+//     with ca.pem (Spec.CACert) and wd/, the snapshot unpacked
+//     (snapshot.Extract). The snapshot is downloaded over HTTPS through
+//     the node's egress proxy, trusting the deployment CA only, checked
+//     against its SHA-256, and kept in <state dir>/snapshots/ (the 8 most
+//     recently used), so that another attempt or run of it downloads
+//     nothing.
+//   - Running: Argv in wd/, in a process group of its own, stdin
+//     /dev/null, stdout and stderr into one pipe, with an environment of
+//     its own: PATH, LANG, LC_*, TZ and TMPDIR of the agent's and nothing
+//     else of it, HOME (the job directory), the run's Env, job.Env*, the
+//     proxy variables, SSL_CERT_FILE and REQUESTS_CA_BUNDLE, and
+//     PYTHONUNBUFFERED=1. Everything it writes goes to
+//     70_driver_log.txt and to run history by offset (at most 1 MiB a
+//     chunk, within 500 ms, or at once when 64 KiB are pending).
+//     Cancel and MaxDurationSeconds stop it: SIGTERM to its group, the
+//     grace period (--job-grace, 10 s), SIGKILL.
+//   - Finalizing: every regular file under wd/outputs/ is uploaded to
+//     the run's artifacts (Put Blob; Put Block and Put Block List over
+//     256 MiB), then the driver log, as job.DriverLog.
+//   - Completed on exit 0 with everything uploaded; otherwise Failed with
+//     a job.Error whose code says whose fault it is and whose message
+//     says what failed, from where, to what, and why: a refusal by the
+//     network rules names the deciding rule, the address it judged and
+//     the fix, as the fabric's egress proxy said it; a storage firewall's
+//     refusal is quoted.
+//
+// Every report is retried (backing off up to 2 s, at once after a
+// rebind) until run history acknowledges it; the terminal event goes
+// last, once the whole log is acknowledged, and then the job directory is
+// removed. A 409 to an event means the attempt is no longer the run's:
+// the job is stopped and nothing more is reported or uploaded.
+//
+// # The node's egress
+//
+// Every connection of the node leaves through Spec.Proxy, the fabric's
+// egress proxy for the node (none on a kernel fabric), which a rebind
+// replaces. The agent's own requests (downloads, uploads, reports) use it
+// directly. Jobs get HTTP_PROXY and HTTPS_PROXY (and their lower-case
+// forms) pointing at a node-local proxy on 127.0.0.1 with credentials of
+// its own, which chains each CONNECT and plain HTTP request to the proxy
+// of the moment and relays its refusals as they came (403,
+// X-Vnetml-Denied, X-Vnetml-Destination, the explanation), so that a
+// running job's new connections follow a rebind. NO_PROXY is empty.
 //
 // # The lease
 //
@@ -45,6 +108,9 @@
 //	            removed when it exits: how a restarted server finds it
 //	agent.log   the agent's stderr (0600), its structured log; the last
 //	            line says why it exited
+//	jobs/       the job directories: ca.pem, wd/, 70_driver_log.txt, and
+//	            process.json while the job runs (see below)
+//	snapshots/  the snapshot cache, <sha256>.tar.gz
 //
 // # Processes and adoption
 //
@@ -53,7 +119,20 @@
 // gracefully) and so that stopping an agent also ends every process it
 // started: Agent.Stop sends SIGTERM to the group, waits a grace period, then
 // SIGKILL; when an agent dies by any means, what is left of its group is
-// killed. A restarted server lists the state directories nobody manages with
+// killed.
+//
+// A job is a process group of its own, so that stopping it takes what it
+// started, and it must not outlive its agent either: its leader has a
+// death signal (SIGKILL when the agent dies, on Linux), and process.json
+// records its group with the leader's start time and a random tag that
+// every process of the job carries in its environment (VNETML_JOB_TAG).
+// When an agent exits, is stopped or reaped — or a new agent of the node
+// starts — the recorded groups are killed, each only if one of its
+// processes proves it is still the job's (the leader as recorded, or the
+// tag): a group id is not reused while a process of the group lives. An
+// agent asked to stop kills its jobs at once and gives their reports 3 s.
+//
+// A restarted server lists the state directories nobody manages with
 // Spawner.Orphans and either adopts their agents (Spawner.Adopt) or reaps
 // them (Spawner.Reap). An agent is only ever adopted or killed after it
 // proved who it is — it answered on its control port, with the node's

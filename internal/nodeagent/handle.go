@@ -102,11 +102,13 @@ func (e *ExitError) Error() string {
 }
 
 // exited records the end of the process: it kills what is left of its
-// process group (no process outlives its agent), and closes done.
+// process group and the process groups of its jobs that are still theirs
+// (no process outlives its agent), and closes done.
 func (a *Agent) exited(ps *os.ProcessState) {
 	if a.group {
 		kill(a.proc, true)
 	}
+	killRecordedJobs(a.dir)
 	status := "gone (not a child of this server, so its exit status is unknown)"
 	if ps != nil {
 		status = ps.String()

@@ -191,6 +191,7 @@ func (s *Spawner) start(ctx context.Context, spec NodeSpec) (*Agent, error) {
 	} else if !errors.Is(err, ErrNoAgent) {
 		return nil, err
 	}
+	killRecordedJobs(dir) // of an agent that died unseen
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -477,6 +478,9 @@ func (s *Spawner) Reap(ctx context.Context, nodeID string) error {
 		go a.watchAdopted(s.cfg.PollInterval)
 		return a.Stop(ctx)
 	case errors.Is(err, ErrNoAgent):
+		// The agent is gone; its jobs may not be (each is checked to be
+		// still that job before it is killed).
+		killRecordedJobs(s.dir(nodeID))
 		return os.RemoveAll(s.dir(nodeID))
 	default:
 		return err
