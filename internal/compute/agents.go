@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/vnetml/vnetml/internal/job"
 	"github.com/vnetml/vnetml/internal/nodeagent"
 )
 
@@ -51,6 +52,7 @@ func (a agent) Management() netip.AddrPort     { return a.a.Management }
 func (a agent) Control() netip.AddrPort        { return a.a.Control }
 func (a agent) Stop(ctx context.Context) error { return a.a.Stop(ctx) }
 func (a agent) Done() <-chan struct{}          { return a.a.Done() }
+func (a agent) Err() error                     { return a.a.Err() }
 
 func (a agent) Check(ctx context.Context, port uint16, dial func(ctx context.Context, port uint16) (net.Conn, error)) error {
 	if port != PortManagement {
@@ -61,4 +63,20 @@ func (a agent) Check(ctx context.Context, port uint16, dial func(ctx context.Con
 	// agent's lease: the health check is the renewal.
 	_, err := a.a.Health(ctx, dial)
 	return err
+}
+
+func (a agent) SubmitJob(ctx context.Context, dial nodeagent.Dial, spec job.Spec) (job.Status, error) {
+	return a.a.SubmitJob(ctx, dial, spec)
+}
+
+func (a agent) JobStatus(ctx context.Context, dial nodeagent.Dial, runID string) (job.Status, error) {
+	return a.a.JobStatus(ctx, dial, runID)
+}
+
+func (a agent) CancelJob(ctx context.Context, dial nodeagent.Dial, runID string) error {
+	return a.a.CancelJob(ctx, dial, runID)
+}
+
+func (a agent) RebindJob(ctx context.Context, dial nodeagent.Dial, runID, proxy string) error {
+	return a.a.RebindJob(ctx, dial, runID, proxy)
 }

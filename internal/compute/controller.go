@@ -10,9 +10,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/job"
+	"github.com/vnetml/vnetml/internal/nodeagent"
 )
 
 // Batch's node management ports (DESIGN.md §5): the node manager reaches
@@ -65,10 +68,19 @@ type Agent interface {
 	// from Batch node management); an answer on PortManagement renews the
 	// agent's lease.
 	Check(ctx context.Context, port uint16, dial func(ctx context.Context, port uint16) (net.Conn, error)) error
+	// SubmitJob, JobStatus, CancelJob and RebindJob are the node's job
+	// API on its control port (internal/job), over connections dial
+	// opens (through the fabric, from Batch node management).
+	SubmitJob(ctx context.Context, dial nodeagent.Dial, spec job.Spec) (job.Status, error)
+	JobStatus(ctx context.Context, dial nodeagent.Dial, runID string) (job.Status, error)
+	CancelJob(ctx context.Context, dial nodeagent.Dial, runID string) error
+	RebindJob(ctx context.Context, dial nodeagent.Dial, runID, proxy string) error
 	// Stop stops the agent and every process it started.
 	Stop(ctx context.Context) error
-	// Done is closed when the agent's process is gone.
+	// Done is closed when the agent's process is gone; Err then says how
+	// it ended.
 	Done() <-chan struct{}
+	Err() error
 }
 
 // Platform is what the controller asks of the control plane: the node's
@@ -125,6 +137,10 @@ type Controller struct {
 	clusters map[string]*cluster // by lower-cased id
 	closed   bool
 	wg       sync.WaitGroup
+	// lost is told of a node that went away while it ran a run.
+	lost atomic.Pointer[func(clusterID, nodeID, runID, reason string)]
+	// idle is told of a node that became idle.
+	idle atomic.Pointer[func(clusterID string)]
 }
 
 // New returns a controller with no clusters.
@@ -275,7 +291,7 @@ func (c *Controller) Remove(ctx context.Context, id string) error {
 	<-cl.stopped
 	var errs []error
 	for _, n := range cl.snapshotNodes() {
-		errs = append(errs, cl.removeNode(ctx, n))
+		errs = append(errs, cl.removeNode(ctx, n, "the compute was deleted"))
 	}
 	return errors.Join(errs...)
 }

@@ -74,10 +74,15 @@ func (cl *cluster) reconcile() {
 		preempted := n.state == StatePreempted
 		cl.mu.Unlock()
 		if gone || preempted {
+			why := "it was preempted (a low-priority node Azure took back)"
 			if gone {
 				cl.c.log.Warn("compute: a node's agent is gone; the node is replaced", "cluster", cl.settings().ID, "node", n.id)
+				why = "its agent exited"
+				if err := n.agent.Err(); err != nil {
+					why += " (" + err.Error() + ")"
+				}
 			}
-			cl.removeNode(ctx, n)
+			cl.removeNode(ctx, n, why)
 		}
 	}
 
@@ -135,7 +140,7 @@ func (cl *cluster) reconcile() {
 			}
 			cl.mu.Unlock()
 			if leave {
-				cl.removeNode(ctx, n)
+				cl.removeNode(ctx, n, "it was unusable and the cluster scaled down")
 				have--
 			}
 		}
@@ -228,6 +233,12 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 		}
 	}
 	now := cl.c.cfg.Now()
+	becameIdle := false
+	defer func() {
+		if fn := cl.c.idle.Load(); becameIdle && fn != nil {
+			(*fn)(spec.ID)
+		}
+	}()
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	first := !n.checked
@@ -254,6 +265,7 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 		if n.runID != "" {
 			n.state = StateRunning
 		} else {
+			becameIdle = n.state != StateIdle
 			n.state = StateIdle
 		}
 		n.reason = ""
@@ -342,13 +354,17 @@ func (cl *cluster) status() Status {
 }
 
 // removeNode stops a node's agent, closes its ports and deletes its NIC
-// (or keeps it to retry, when that fails).
-func (cl *cluster) removeNode(ctx context.Context, n *node) error {
+// (or keeps it to retry, when that fails). A run on the node is lost, for
+// the reason given.
+func (cl *cluster) removeNode(ctx context.Context, n *node, reason string) error {
 	cl.closeNode(ctx, n)
 	cl.mu.Lock()
 	delete(cl.nodes, n.id)
+	runID := n.runID
 	cl.mu.Unlock()
-	return cl.deleteNIC(ctx, n.nic)
+	err := cl.deleteNIC(ctx, n.nic)
+	cl.c.nodeLost(cl.settings().ID, n.id, runID, reason)
+	return err
 }
 
 // deleteNIC deletes a node's interface; one that cannot be deleted is
