@@ -146,7 +146,33 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		return
 	}
+	if st, ok := resp.body.(streamed); ok {
+		writeStream(w, status, st)
+		return
+	}
 	writeJSON(w, status, resp.body)
+}
+
+// writeStream writes a streamed body as it is read, flushing every read,
+// until it ends or the client goes.
+func writeStream(w http.ResponseWriter, status int, st streamed) {
+	w.Header().Set("Content-Type", st.contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := st.r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func levelFor(status int) slog.Level {

@@ -428,6 +428,22 @@ func (s *Server) buildKinds() {
 		"listNodes":   {h: s.listNodes, name: "workspaces.computes.listNodes", act: auth.Query},
 		"preemptNode": {h: s.preemptNode, name: "workspaces.computes.preemptNode", act: auth.Write},
 	}, list: &route{h: s.listComputes, name: "workspaces.computes.list", act: auth.Read, list: true}})
+	add(&kind{name: "workspaces.experiments", typ: api.TypeExperiment, methods: map[string]route{
+		http.MethodGet: {h: s.getExperiment, name: "workspaces.experiments.get", act: auth.Read},
+	}, list: &route{h: s.listExperiments, name: "workspaces.experiments.list", act: auth.Read, list: true}})
+	add(&kind{name: "workspaces.experiments.runs", typ: api.TypeRun, methods: map[string]route{
+		http.MethodGet: {h: s.getRun, name: "workspaces.experiments.runs.get", act: auth.Read},
+		http.MethodPut: {h: s.putRun, name: "workspaces.experiments.runs.put", act: auth.Write},
+	}, actions: map[string]route{
+		"cancel": {h: s.cancelRun, name: "workspaces.experiments.runs.cancel", act: auth.Write},
+	}, list: &route{h: s.listRuns, name: "workspaces.experiments.runs.list", act: auth.Read, list: true}})
+	// GET {run}/logs and {run}/metrics parse as collections under the run.
+	add(&kind{name: "workspaces.experiments.runs.logs", typ: api.TypeRun + "/logs",
+		list: &route{h: s.runLogs, name: "workspaces.experiments.runs.logs", act: auth.Read}})
+	add(&kind{name: "workspaces.experiments.runs.metrics", typ: api.TypeRun + "/metrics",
+		list: &route{h: s.runMetrics, name: "workspaces.experiments.runs.metrics", act: auth.Read}})
+	add(&kind{name: "workspaces.runs", typ: typeWorkspace + "/runs",
+		list: &route{h: s.listWorkspaceRuns, name: "workspaces.runs.list", act: auth.Read, list: true}})
 	add(&kind{name: "registries", typ: typeRegistry, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "registries.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageRegistry, name: "registries.put", act: auth.Write},

@@ -62,6 +62,8 @@ type Config struct {
 	// Computes, when set, runs compute clusters; StartComputes hands it
 	// the stored ones.
 	Computes Computes
+	// Runs, when set, runs experiments (internal/runs).
+	Runs Runs
 	// TunnelRecheck is how often a data-plane tunnel's token is checked
 	// again: a revoked or expired token closes it (0: 10s).
 	TunnelRecheck time.Duration
@@ -100,6 +102,7 @@ type Server struct {
 	dp       DataPlane         // nil: no data planes
 	caPEM    []byte
 	computes Computes // nil: clusters are stored but run no nodes
+	runs     Runs     // nil: no experiments
 
 	tunnelRecheck time.Duration
 
@@ -140,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
-		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, tunnelRecheck: cfg.TunnelRecheck,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, runs: cfg.Runs, tunnelRecheck: cfg.TunnelRecheck,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),

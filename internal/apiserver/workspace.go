@@ -574,6 +574,12 @@ func (s *Server) deleteWorkspace(ctx context.Context, rq *request) (response, er
 			return armerror.New(store.CodeConflict, "", "Workspace %s still has computes (%s): delete them first (vnetml compute delete), which stops their nodes and removes their network resources.",
 				cur.id.ID, strings.Join(computes, ", "))
 		}
+		if s.runs != nil {
+			// Its experiments and runs go with it (none runs: its
+			// computes are gone).
+			id := cur.id.ID
+			t.afterCommit(func(ctx context.Context) error { return s.runs.DeleteWorkspace(ctx, id) })
+		}
 		return nil
 	})
 }

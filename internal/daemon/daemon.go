@@ -28,6 +28,7 @@ import (
 	"github.com/vnetml/vnetml/internal/dataplane"
 	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
 	"github.com/vnetml/vnetml/internal/fabric/userspace"
+	"github.com/vnetml/vnetml/internal/runs"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store/sqlite"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	AgentCommand func(ctx context.Context, args ...string) *exec.Cmd
 	// NodeCheckInterval is how often compute nodes are checked (0: 2s).
 	NodeCheckInterval time.Duration
+	// RunPollInterval is how often a busy node is asked about its run
+	// (0: 2s).
+	RunPollInterval time.Duration
 }
 
 // Files in the data directory.
@@ -208,14 +212,30 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 		defer cancel()
 		nodes.Close(sctx)
 	}()
+	runStore, err := sqlite.Open(ctx, filepath.Join(o.DataDir, RunsDBFile))
+	if err != nil {
+		return err
+	}
+	defer runStore.Close()
+	runSvc, err := runs.New(runs.Config{Store: runStore, Dir: filepath.Join(o.DataDir, RunsDir), Fabric: fab, Nodes: nodes,
+		Platform: runPlatform{srv: &srvp, blobs: ws.blobs, files: ws.files}, CA: ws.ca, Logger: log, PollInterval: o.RunPollInterval})
+	if err != nil {
+		return err
+	}
+	// Runs stop before the nodes do: a node stopping at shutdown is not
+	// a node lost (the next server finds the runs again).
+	defer runSvc.Close()
 	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab,
-		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes})
+		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes, Runs: runSvc})
 	if err != nil {
 		return err
 	}
 	srvp.Store(srv)
 	defer srv.Close()
 	if err := srv.StartComputes(ctx); err != nil {
+		return err
+	}
+	if err := runSvc.Start(ctx); err != nil {
 		return err
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)

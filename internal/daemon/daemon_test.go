@@ -18,13 +18,28 @@ import (
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/client"
+	"github.com/vnetml/vnetml/internal/nodeagent"
 )
 
 // TestMain runs the server in a child process when asked: the kill -9 test
 // needs a real process to kill.
 func TestMain(m *testing.M) {
+	// The servers' nodes run this binary as `vnetml agent` (with the bare
+	// environment agents get: no variable tells, the argument does).
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		cmd := nodeagent.Command(os.Stdout, os.Stderr)
+		cmd.SetArgs(os.Args[2:])
+		if err := cmd.Execute(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv("VNETML_TEST_SERVER_DIR"); dir != "" {
-		err := Run(context.Background(), Options{DataDir: dir, Listen: "127.0.0.1:0"}, os.Stdout, io.Discard, nil)
+		o := Options{DataDir: dir, Listen: "127.0.0.1:0"}
+		if os.Getenv("VNETML_TEST_FAST") == "1" {
+			o.NodeCheckInterval, o.RunPollInterval = 100*time.Millisecond, 200*time.Millisecond
+		}
+		err := Run(context.Background(), o, os.Stdout, io.Discard, nil)
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}

@@ -1,0 +1,214 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/client"
+	"github.com/vnetml/vnetml/internal/job"
+)
+
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed: the quickstart's job is a Python script")
+	}
+}
+
+// TestQuickstartRun is the 2019 article's experiment end to end: the
+// quickstart's network, a cluster scaling from zero, train.py run on a
+// node that fetched its snapshot through the storage firewall (admitted
+// by the subnet's service endpoint), metrics and logs in run history,
+// model.json uploaded — every flow through the fabric and in its log.
+func TestQuickstartRun(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 2, nil)
+	snap := s.upload("../../examples/quickstart/train", false)
+	id := s.submit("quickstart", "quickstart_1", api.RunProperties{Script: "train.py", Arguments: []string{"--epochs", "5"},
+		Target: "cpucluster", SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r, log := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Completed {
+		t.Fatalf("run %s: %+v\nlog:\n%s", p.Status, p.Error, log)
+	}
+	want := []string{job.NotStarted, job.Queued, job.Preparing, job.Running, job.Finalizing, job.Completed}
+	if got := statuses(r); !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+	if p.StartTimeUtc == nil || p.EndTimeUtc == nil || p.EndTimeUtc.Before(*p.StartTimeUtc) || p.NodeID == "" || p.Attempt != 1 {
+		t.Errorf("times, node or attempt missing: %+v", p)
+	}
+	if !strings.Contains(log, "epoch  5") || !strings.Contains(log, "model written to outputs/model.json") {
+		t.Errorf("the driver log lacks the job's output:\n%s", log)
+	}
+	var acc int
+	for _, m := range s.metrics(id) {
+		if m.Name == "accuracy" {
+			acc++
+		}
+	}
+	if acc != 5 {
+		t.Errorf("%d accuracy values logged, want 5 (one per epoch)", acc)
+	}
+	if !slices.Contains(p.OutputFiles, "model.json") || p.Outputs == nil {
+		t.Fatalf("outputs %v at %+v, want model.json", p.OutputFiles, p.Outputs)
+	}
+	// The model is in the workspace's storage, where the user downloads
+	// it from outside (the account's ipRules admit them).
+	ctx := context.Background()
+	hc, err := s.c.DataPlane(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.c.Storage(ctx, hc, p.Outputs.Account, client.StorageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var model strings.Builder
+	if _, err := st.Download(ctx, p.Outputs.Container, p.Outputs.Prefix+"model.json", 0, "", &model, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(model.String(), `"weights"`) {
+		t.Errorf("model.json: %s", model.String())
+	}
+}
+
+// TestRunOnFileStoreInVNetFails: a snapshot on workspacefilestore (the
+// SDK's default) of a storage account restricted to virtual networks
+// fails at Preparing with the 2019 article's advice.
+func TestRunOnFileStoreInVNetFails(t *testing.T) {
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, nil)
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": "echo hi\n"}), true)
+	id := s.submit("e", "r1", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster", SnapshotID: snap})
+	r, _ := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Failed || p.Error == nil || !strings.Contains(p.Error.Message, "Preparing failed") ||
+		!strings.Contains(p.Error.Message, "workspaceblobstore") || !strings.Contains(p.Error.Message, "mlquickstartstore") {
+		t.Fatalf("run %s with %+v, want Failed at Preparing with the advice to use workspaceblobstore", p.Status, p.Error)
+	}
+	if got := statuses(r); got[len(got)-2] != job.Preparing {
+		t.Errorf("states %v: it should fail from Preparing", got)
+	}
+}
+
+// TestRunNetworkRefusalsExplained: an NSG that denies the nodes outbound
+// storage fails the run at Preparing naming the rule; one that denies
+// run history leaves the job running on the node, and the run still ends,
+// with the rule, instead of hanging (surface §D, pain point 2).
+func TestRunNetworkRefusalsExplained(t *testing.T) {
+	s := startLive(t, t.TempDir())
+	s.quickstart(1, 1, func(m string) string {
+		return strings.Replace(m, "    - name: AllowStorageOutbound\n      priority: 100\n", "    - name: AllowStorageOutbound\n      priority: 100\n      access: Deny\n", 1)
+	})
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": "echo hi\n"}), false)
+	id := s.submit("e", "denied_storage", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r, _ := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Failed || p.Error == nil || p.Error.Code != job.CodeNetwork ||
+		!strings.Contains(p.Error.Message, "could not download the snapshot from storage account mlquickstartstore") ||
+		!strings.Contains(p.Error.Message, "AllowStorageOutbound") || !strings.Contains(p.Error.Message, "ml-nsg") {
+		t.Fatalf("run %s with %+v, want a network failure naming AllowStorageOutbound of ml-nsg", p.Status, p.Error)
+	}
+	t.Logf("storage denied: %s", p.Error.Message)
+
+	// Storage allowed again; run history denied.
+	s.quickstart(1, 1, func(m string) string {
+		return strings.Replace(m, "    - name: AllowAzureMachineLearningOutbound\n      priority: 110\n", "    - name: AllowAzureMachineLearningOutbound\n      priority: 110\n      access: Deny\n", 1)
+	})
+	id = s.submit("e", "denied_history", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r, _ = s.wait(id)
+	p = r.Properties
+	if p.Status != job.Failed || p.Error == nil || !strings.Contains(p.Error.Message, "could not report to run history") ||
+		!strings.Contains(p.Error.Message, "AllowAzureMachineLearningOutbound") {
+		t.Fatalf("run %s with %+v, want a failure naming AllowAzureMachineLearningOutbound", p.Status, p.Error)
+	}
+	t.Logf("run history denied: %s", p.Error.Message)
+}
+
+// TestRunNodeLostIsRetried: an agent killed under a run fails its attempt
+// with "node lost"; with maxRetries the run goes on another node and
+// completes, and the first attempt's log is kept.
+func TestRunNodeLostIsRetried(t *testing.T) {
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 2, nil)
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": `echo "attempt $AZUREML_RUN_ATTEMPT"
+if [ "$AZUREML_RUN_ATTEMPT" = 1 ]; then exec sleep 600; fi
+echo done
+`}), false)
+	id := s.submit("e", "lost", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap, MaxRetries: 1})
+	r := s.waitFor(id, func(r api.Run) bool {
+		return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "attempt 1")
+	})
+	killAgent(t, s.dir, r.Properties.NodeID)
+	r, log := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Completed || p.Attempt != 2 {
+		t.Fatalf("run %s at attempt %d (%+v), want Completed at attempt 2\nlog:\n%s", p.Status, p.Attempt, p.Error, log)
+	}
+	if !strings.Contains(log, "attempt 1") || !strings.Contains(log, "Node lost") || !strings.Contains(log, "attempt 2") || !strings.Contains(log, "done") {
+		t.Errorf("the log lost an attempt:\n%s", log)
+	}
+	if !slices.Contains(statuses(r), job.Queued) || strings.Count(strings.Join(statuses(r), ","), job.Running) != 2 {
+		t.Errorf("states %v: want the run queued again and running twice", statuses(r))
+	}
+
+	// Without retries the run fails with the reason.
+	id = s.submit("e", "lost_once", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r = s.waitFor(id, func(r api.Run) bool {
+		return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "attempt 1")
+	})
+	killAgent(t, s.dir, r.Properties.NodeID)
+	r, _ = s.wait(id)
+	if p := r.Properties; p.Status != job.Failed || p.Error == nil || p.Error.Code != job.CodeNodeLost || !strings.Contains(p.Error.Message, "Node lost") {
+		t.Fatalf("run %s with %+v, want Failed with NodeLost", p.Status, p.Error)
+	}
+}
+
+// TestRunCancel cancels a running run: the node stops the job.
+func TestRunCancel(t *testing.T) {
+	s := startLive(t, t.TempDir())
+	s.quickstart(1, 1, nil)
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": "echo started\nexec sleep 600\n"}), false)
+	id := s.submit("e", "c", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	s.waitFor(id, func(r api.Run) bool {
+		return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started")
+	})
+	if err := s.c.Post(context.Background(), id+"/cancel", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.wait(id)
+	if r.Properties.Status != job.Canceled {
+		t.Fatalf("run %s (%+v), want Canceled", r.Properties.Status, r.Properties.Error)
+	}
+}
+
+// killAgent kills a node's agent with SIGKILL.
+func killAgent(t *testing.T, dataDir, nodeID string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, NodesDir, nodeID, "agent.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ PID int }
+	if err := json.Unmarshal(b, &rec); err != nil || rec.PID <= 0 {
+		t.Fatalf("agent.json of %s: %v", nodeID, err)
+	}
+	if err := syscall.Kill(rec.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
