@@ -212,3 +212,118 @@ func killAgent(t *testing.T, dataDir, nodeID string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunSurvivesServerKill: a server killed with SIGKILL while a run is
+// Running leaves its node's agent running the job; the next server adopts
+// the node, rebinds the job to its own egress, and the run completes with
+// its whole log, each line once.
+func TestRunSurvivesServerKill(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("VNETML_TEST_FAST", "1")
+	child := startServer(t, dir)
+	c, err := client.New(child.url, child.token, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &liveServer{t: t, dir: dir, c: c}
+	s.quickstart(1, 1, nil)
+	release := filepath.Join(t.TempDir(), "release")
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": `echo started
+while [ ! -e "$RELEASE" ]; do sleep 0.05; done
+echo released
+`}), false)
+	id := s.submit("e", "survivor", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap, EnvironmentVariables: map[string]string{"RELEASE": release}})
+	before := s.waitFor(id, func(r api.Run) bool { return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started") })
+
+	child.kill()
+	child = startServer(t, dir)
+	if s.c, err = client.New(child.url, child.token, client.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, log := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Completed || p.Attempt != 1 || p.NodeID != before.Properties.NodeID {
+		t.Fatalf("run %s, attempt %d on %s (%+v), want Completed at attempt 1 on %s\nlog:\n%s", p.Status, p.Attempt, p.NodeID, p.Error, before.Properties.NodeID, log)
+	}
+	if strings.Count(log, "started") != 1 || strings.Count(log, "released") != 1 {
+		t.Errorf("the log lost or doubled a line across the restart:\n%s", log)
+	}
+}
+
+// TestRunAfterGracefulRestart: a server stopped gracefully stops its
+// nodes (no process is left behind); the next server finds the run it
+// left Running and fails it with the reason instead of leaving it stuck.
+func TestRunAfterGracefulRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startLive(t, dir)
+	s.quickstart(1, 1, nil)
+	snap := s.upload(writeSource(t, map[string]string{"run.sh": "echo started\nexec sleep 600\n"}), false)
+	id := s.submit("e", "orphaned", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
+		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	s.waitFor(id, func(r api.Run) bool { return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started") })
+	s.stop()
+	s = startLive(t, dir)
+	r, log := s.wait(id)
+	p := r.Properties
+	if p.Status != job.Failed || p.Error == nil || p.Error.Code != job.CodeNodeLost || !strings.Contains(p.Error.Message, "server restarted") {
+		t.Fatalf("run %s with %+v, want Failed: node lost as the server restarted\nlog:\n%s", p.Status, p.Error, log)
+	}
+	if !strings.Contains(log, "started") {
+		t.Errorf("the log written before the restart is lost:\n%s", log)
+	}
+}
+
+// TestRunSecretsAndUploads: a job reads a workspace secret through run
+// history (which reads the key vault as a trusted service, so the vault's
+// firewall decides) and uploads a file to the run's artifacts; with the
+// vault's bypass None, the secret is refused with the firewall's reason.
+func TestRunSecretsAndUploads(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(1, 1, nil)
+	src := writeSource(t, map[string]string{"job.py": `import io, sys
+from vnetml_run import Run, RunError
+run = Run.get_context()
+try:
+    print("secret length", len(run.get_secret("storage-mlquickstartstore-key")))
+except RunError as e:
+    print("refused:", e)
+    sys.exit(3)
+run.upload_file("notes/hello.txt", io.BytesIO(b"hello"))
+print("uploaded")
+`})
+	snap := s.upload(src, false)
+	id := s.submit("e", "secret_ok", api.RunProperties{Script: "job.py", Target: "cpucluster", SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r, log := s.wait(id)
+	if r.Properties.Status != job.Completed || !strings.Contains(log, "secret length 88") || !strings.Contains(log, "uploaded") {
+		t.Fatalf("run %s (%+v), log:\n%s", r.Properties.Status, r.Properties.Error, log)
+	}
+	ctx := context.Background()
+	hc, err := s.c.DataPlane(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.c.Storage(ctx, hc, r.Properties.Outputs.Account, client.StorageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	if _, err := st.Download(ctx, r.Properties.Outputs.Container, "ExperimentRun/dcid.secret_ok/notes/hello.txt", 0, "", &got, nil); err != nil || got.String() != "hello" {
+		t.Fatalf("the uploaded file: %q, %v", got.String(), err)
+	}
+
+	s.quickstart(1, 1, func(m string) string {
+		return strings.Replace(m, "  keyVaults:\n  - name: mlquickstart-kv\n    firewall:\n      defaultAction: Deny\n      bypass: AzureServices\n",
+			"  keyVaults:\n  - name: mlquickstart-kv\n    firewall:\n      defaultAction: Deny\n      bypass: None\n", 1)
+	})
+	id = s.submit("e", "secret_refused", api.RunProperties{Script: "job.py", Target: "cpucluster", SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	r, log = s.wait(id)
+	if r.Properties.Status != job.Failed || !strings.Contains(log, "refused:") || !strings.Contains(log, "mlquickstart-kv") || !strings.Contains(log, "AzureServices") {
+		t.Fatalf("run %s, log:\n%s\nwant the vault's refusal, naming the vault and its bypass", r.Properties.Status, log)
+	}
+	t.Logf("refused: %s", log[strings.Index(log, "refused:"):])
+}

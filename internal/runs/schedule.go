@@ -18,6 +18,11 @@ import (
 	"github.com/vnetml/vnetml/internal/storageauth"
 )
 
+// reportGrace is how long an attempt may be over on its node, unreported
+// in run history while the network admits the node's reports, before the
+// run ends from what the node says.
+const reportGrace = 15 * time.Second
+
 // maxHandovers is how many times in a row a node may fail to take an
 // attempt before the run fails.
 const maxHandovers = 3
@@ -444,21 +449,16 @@ func (s *Service) pollOne(r *run) {
 	}
 	if !job.Terminal(st.State) {
 		s.mu.Lock()
-		r.unreported = 0
+		r.unreportedSince = time.Time{}
 		s.mu.Unlock()
 		if job.Rank(st.State) > job.Rank(p.Status) && st.State != job.Preparing {
 			s.report(r.key, job.Event{Attempt: st.Attempt, State: st.State, Time: s.cfg.Now()})
 		}
 		return
 	}
-	s.mu.Lock()
-	r.unreported++
-	n := r.unreported
-	s.mu.Unlock()
-	if n < 2 {
-		return // the node's report may be on its way
-	}
-	// Over on the node, unheard of in run history: say why.
+	// Over on the node, unheard of in run history. When the network
+	// refuses the node's reports, say so now; otherwise give the node's
+	// retries a while (run history may have been restarting).
 	var why string
 	if addr, ok := s.cfg.Platform.HistoryAddr(in.Location); ok {
 		dst := netip.AddrPortFrom(addr, 443)
@@ -466,8 +466,18 @@ func (s *Service) pollOne(r *run) {
 			why = fmt.Sprintf("node %s (%s) could not report to run history (%s): %s", node.ID, node.Addr, dst, ex)
 		}
 	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	if r.unreportedSince.IsZero() {
+		r.unreportedSince = now
+	}
+	waited := now.Sub(r.unreportedSince)
+	s.mu.Unlock()
 	if why == "" {
-		why = fmt.Sprintf("node %s (%s) could not report the end of the run to run history", node.ID, node.Addr)
+		if waited < reportGrace {
+			return
+		}
+		why = fmt.Sprintf("node %s (%s) could not report the end of the run to run history for %s", node.ID, node.Addr, waited.Round(time.Second))
 	}
 	e := st.Error
 	msg := why + "; its driver log may be incomplete."

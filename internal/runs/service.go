@@ -133,9 +133,9 @@ type run struct {
 	// node is the node the current attempt was handed to (claimed).
 	node    compute.NodeRef
 	claimed bool
-	// unreported counts polls that found the attempt over on the node
-	// while run history heard nothing of it.
-	unreported int
+	// unreportedSince is when a poll first found the attempt over on the
+	// node while run history had heard nothing of its end.
+	unreportedSince time.Time
 }
 
 // New returns a Service; nothing runs before Start.
@@ -224,7 +224,13 @@ func (s *Service) recover(ctx context.Context, r *run) {
 		s.save(ctx, r)
 		return
 	}
-	// On a node: is it still there, still running this attempt?
+	// On a node: is it still there, still running this attempt? Its
+	// reports need run history.
+	if addr, ok := s.cfg.Platform.HistoryAddr(r.rec.Internal.Location); ok {
+		if _, err := s.historyFront(r.rec.Internal.Location, addr); err != nil {
+			s.log.Error("runs: run history cannot start", "location", r.rec.Internal.Location, "error", err)
+		}
+	}
 	why := fmt.Sprintf("the server restarted, and node %s no longer runs it", p.NodeID)
 	if n, ok := s.cfg.Nodes.ClaimNode(r.rec.Internal.ClusterID, p.NodeID, r.key); ok {
 		st, err := s.cfg.Nodes.JobStatus(ctx, r.rec.Internal.ClusterID, p.NodeID, r.rec.Properties.RunID)
