@@ -234,7 +234,9 @@ echo released
 `}), false)
 	id := s.submit("e", "survivor", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
 		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap, EnvironmentVariables: map[string]string{"RELEASE": release}})
-	before := s.waitFor(id, func(r api.Run) bool { return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started") })
+	before := s.waitFor(id, func(r api.Run) bool {
+		return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started")
+	})
 
 	child.kill()
 	child = startServer(t, dir)
@@ -264,7 +266,9 @@ func TestRunAfterGracefulRestart(t *testing.T) {
 	snap := s.upload(writeSource(t, map[string]string{"run.sh": "echo started\nexec sleep 600\n"}), false)
 	id := s.submit("e", "orphaned", api.RunProperties{Command: []string{"sh", "run.sh"}, Target: "cpucluster",
 		SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
-	s.waitFor(id, func(r api.Run) bool { return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started") })
+	s.waitFor(id, func(r api.Run) bool {
+		return r.Properties.Status == job.Running && strings.Contains(s.logs(id), "started")
+	})
 	s.stop()
 	s = startLive(t, dir)
 	r, log := s.wait(id)
