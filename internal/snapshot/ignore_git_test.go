@@ -136,9 +136,8 @@ func gitEnv(home string) []string {
 	return env
 }
 
-var gitHits, gitTotal int
-
 func TestIgnoreMatchesGit(t *testing.T) {
+	var gitHits, gitTotal int // how much of the test decides something
 	defer func() { t.Logf("%d of %d paths decided by a line", gitHits, gitTotal) }()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed: the differential test needs `git check-ignore`")
