@@ -51,6 +51,14 @@ var forbidden = map[string][]string{
 	// The data plane knows the engine, not the control plane.
 	"internal/fabric": {module + "internal/apiserver", module + "internal/store", module + "internal/cli",
 		module + "internal/daemon", module + "internal/client", module + "internal/auth"},
+	// Runs ask the control plane through runs.Platform, never directly.
+	"internal/runs": {module + "internal/apiserver", module + "internal/cli", module + "internal/daemon", module + "internal/client"},
+	// The server-node contract is wire types only: the agent, the server
+	// and the tests share it.
+	"internal/job": {"net/http", module + "internal/apiserver", module + "internal/store", module + "internal/cli",
+		module + "internal/daemon", module + "internal/client", module + "internal/fabric", module + "internal/compute", module + "internal/runs"},
+	// Snapshots are packed by the CLI and unpacked by nodes: no server.
+	"internal/snapshot": {"net/http", module + "internal/apiserver", module + "internal/store", module + "internal/daemon", module + "internal/client"},
 }
 
 // exceptions are subpackages whose own job needs what their parent may not.
