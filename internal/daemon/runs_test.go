@@ -31,7 +31,7 @@ const (
 // liveServer is a vnetml server running in this process, whose nodes are
 // agents re-executing this test binary (see TestMain).
 type liveServer struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	c      *client.Client
 	cancel context.CancelFunc
@@ -39,7 +39,7 @@ type liveServer struct {
 }
 
 // startLive starts a server over dir with short intervals.
-func startLive(t *testing.T, dir string) *liveServer {
+func startLive(t testing.TB, dir string) *liveServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -244,7 +244,7 @@ func (s *liveServer) metrics(id string) []api.RunMetric {
 }
 
 // writeSource writes a source directory of files.
-func writeSource(t *testing.T, files map[string]string) string {
+func writeSource(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
