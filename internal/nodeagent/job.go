@@ -22,7 +22,7 @@ import (
 
 	"github.com/vnetml/vnetml/internal/job"
 	"github.com/vnetml/vnetml/internal/snapshot"
-	"github.com/vnetml/vnetml/runtime/python"
+	pyrt "github.com/vnetml/vnetml/runtime/python"
 )
 
 // StateRunning is the state of an agent with an attempt in progress.
@@ -528,7 +528,7 @@ func (a *attempt) finalize() ([]string, *job.Error) {
 // writeLib writes the Python run context (vnetml_run, and its azureml.core
 // shim) into dir, which the job gets on its PYTHONPATH.
 func writeLib(dir string) error {
-	return fs.WalkDir(python.Lib, ".", func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(pyrt.Lib, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -536,7 +536,7 @@ func writeLib(dir string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		b, err := python.Lib.ReadFile(p)
+		b, err := pyrt.Lib.ReadFile(p)
 		if err != nil {
 			return err
 		}
