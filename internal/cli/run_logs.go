@@ -25,10 +25,11 @@ func newRunLogsCmd(e *env) *cobra.Command {
 		Use:   "logs RUN_ID -w WORKSPACE [-g GROUP] [-e EXPERIMENT] [--follow]",
 		Short: "Print a run's driver log, or follow it until the run ends",
 		Long: `Print a run's driver log: what its script wrote to stdout and stderr,
-each attempt's in turn, with the node's own lines about what it did
-(downloading the snapshot, starting the job). With --follow the command
-goes on printing as the run writes, until the run ends; a stream that
-breaks off is taken up again where it stopped.`,
+each attempt's in turn, with run history's own lines between them: why
+an attempt's node was lost, and where the next attempt runs ("--- attempt
+2 on node ... ---"). With --follow the command goes on printing as the
+run writes, until the run ends; a stream that breaks off is taken up
+again where it stopped.`,
 		Example: `  vnetml run logs quickstart_1700000000_1a2b3c4d -w myworkspace
   vnetml run logs quickstart_1700000000_1a2b3c4d -w myworkspace --follow`,
 		Args: runArg,

@@ -171,8 +171,12 @@ func (c *runSubmitCmd) check() (api.RunProperties, time.Duration, error) {
 	case len(c.argv) > 0 && c.argv[0] == "":
 		l.Addf(codeInvalidArgument, "--", "the command after -- starts with an empty program name")
 	case c.script != "":
-		if s := filepath.ToSlash(c.script); path.IsAbs(s) || s != path.Clean(s) || s == ".." || strings.HasPrefix(s, "../") {
+		// ./train.py is train.py: the snapshot names its files without
+		// the dot, and so does the node.
+		if s := path.Clean(filepath.ToSlash(c.script)); path.IsAbs(s) || s == "." || s == ".." || strings.HasPrefix(s, "../") {
 			l.Addf(codeInvalidArgument, "--script", "--script %q must be a path inside --source, relative to it (train.py, src/train.py)", c.script)
+		} else {
+			c.script, p.Script = s, s
 		}
 	}
 	if len(c.envs) > 0 {

@@ -15,9 +15,10 @@
 // Spec.History (…/history/v1.0<workspace id>/experiments/<e>/runs/<r>):
 //
 //	POST events                 an Event; 200 {"status": "<run's state>"};
-//	                            409 when the attempt is no longer the
-//	                            run's (canceled, or retried elsewhere):
-//	                            the agent stops the job
+//	                            409 (code CodeSuperseded) when the
+//	                            attempt is no longer the run's (canceled,
+//	                            or retried elsewhere): the agent stops
+//	                            the job
 //	POST logs?attempt=A&offset=N
 //	                            bytes of the attempt's driver log (stdout
 //	                            and stderr) starting at offset N of that
@@ -26,6 +27,9 @@
 //	                            (a retry); one that starts after L is
 //	                            refused with 409 {"length": L}: resend
 //	                            from L. So a log is never lost nor doubled.
+//	                            A 409 with an error body instead (code
+//	                            CodeSuperseded) means, as for an event,
+//	                            that the attempt is no longer the run's.
 //	POST metrics                a MetricBatch; a batch id seen before is
 //	                            acknowledged and ignored (a retry)
 //	GET  secrets/<name>         {"name", "value"}: a secret of the
@@ -162,6 +166,10 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// CodeSuperseded is run history's answer (409) to a report of an attempt
+// that is no longer the run's.
+const CodeSuperseded = "RunAttemptSuperseded"
 
 // Error codes of failed runs.
 const (

@@ -291,14 +291,18 @@ type history struct {
 	events   map[string][]job.Event // by run
 	logs     map[string][]byte      // by run/attempt
 	conflict map[string]bool        // runs whose events are answered 409
-	failLogs int                    // the next log posts answered 503
-	log409s  int
-	logPosts int
-	maxChunk int
+	// logConflict: runs whose log chunks are answered 409 with an error,
+	// as run history answers an attempt that is no longer the run's.
+	logConflict map[string]bool
+	failLogs    int // the next log posts answered 503
+	log409s     int
+	logPosts    int
+	maxChunk    int
 }
 
 func newHistory() *history {
-	h := &history{mux: http.NewServeMux(), events: map[string][]job.Event{}, logs: map[string][]byte{}, conflict: map[string]bool{}}
+	h := &history{mux: http.NewServeMux(), events: map[string][]job.Event{}, logs: map[string][]byte{}, conflict: map[string]bool{},
+		logConflict: map[string]bool{}}
 	h.mux.HandleFunc("POST /history/v1.0/runs/{run}/events", h.event)
 	h.mux.HandleFunc("POST /history/v1.0/runs/{run}/logs", h.log)
 	return h
@@ -341,6 +345,11 @@ func (h *history) log(w http.ResponseWriter, r *http.Request) {
 	defer h.mu.Unlock()
 	h.logPosts++
 	h.maxChunk = max(h.maxChunk, len(body))
+	if h.logConflict[r.PathValue("run")] {
+		writeJSON(w, http.StatusConflict, armerror.Envelope{Error: armerror.New("RunAttemptSuperseded", "attempt",
+			"Attempt %s is no longer the run's: it was canceled, it ended, or the run was retried on another node. Stop the job.", r.URL.Query().Get("attempt"))})
+		return
+	}
 	if h.failLogs > 0 {
 		h.failLogs--
 		writeJSON(w, http.StatusServiceUnavailable, armerror.Envelope{Error: armerror.New("ServiceUnavailable", "", "try again")})

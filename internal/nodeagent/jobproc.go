@@ -130,6 +130,13 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 			return
 		}
 		started <- nil
+		if waitExited(cmd.Process.Pid) {
+			// The leader is gone but not reaped: its group is still
+			// surely the job's, so what it left there goes with it now,
+			// tag or no tag (a child started with a clean environment
+			// has none, and rec.kill could not prove it the job's).
+			killGroupID(cmd.Process.Pid)
+		}
 		cmd.Wait()
 		a.reaped.Store(true)
 		exited <- cmd.ProcessState
@@ -160,8 +167,10 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 		stopped = a.stopReason()
 		ps = a.stopProcess(cmd.Process, exited)
 	}
-	// What the leader left behind in its group goes with it; then the
-	// output ends, unless a process escaped the group with the pipe.
+	// What the leader left behind in its group goes with it (where
+	// waitExited could not do it first, if a process proves it the job's);
+	// then the output ends, unless a process escaped the group with the
+	// pipe.
 	rec.kill()
 	t := time.NewTimer(2 * time.Second)
 	select {

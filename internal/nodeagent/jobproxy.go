@@ -93,7 +93,12 @@ func parseProxy(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("proxy: %v", err)
+		// Not url's error: it quotes the URL, and with it the password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("proxy: not a URL: %v", err)
 	case u.Scheme != "http":
 		return nil, fmt.Errorf("proxy %s: give an http:// URL (the node's egress proxy speaks plain HTTP)", redactURL(u))
 	case u.Hostname() == "" || u.Port() == "":
@@ -363,6 +368,13 @@ func (p *localProxy) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		// The upstream refused the node's credentials, not the job's: a
+		// 407 would send the job after its own HTTP_PROXY (as for CONNECT).
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		proxyError(w, http.StatusBadGateway, "vnetml node: the node's egress proxy refused the node's credentials: "+strings.TrimSpace(string(body)))
+		return
+	}
 	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Trailer", "Transfer-Encoding", "Upgrade"} {
 		resp.Header.Del(k)
 	}

@@ -31,8 +31,9 @@ const (
 	maxBackoff   = 2 * time.Second
 )
 
-// errSuperseded: run history answered 409 to an event, so the attempt
-// is no longer the run's (canceled, or retried elsewhere).
+// errSuperseded: run history answered 409 to an event, or to a log chunk
+// without a length, so the attempt is no longer the run's (canceled, or
+// retried elsewhere).
 var errSuperseded = errors.New("run history no longer takes reports of this attempt")
 
 // reporter reports one attempt to run history: its events, in order, and
@@ -259,6 +260,13 @@ func (r *reporter) shipLog(ctx context.Context, log *os.File) error {
 		Length *int64 `json:"length"`
 	}
 	if json.Unmarshal(body, &ack) != nil || ack.Length == nil || *ack.Length < 0 {
+		if code == http.StatusConflict {
+			// A 409 without a length is run history's refusal of an
+			// attempt that is no longer the run's (an error body, as to
+			// an event): resending would never end, and the job would run
+			// on for nothing.
+			return errSuperseded
+		}
 		return fmt.Errorf("run history answered %d to a log chunk without its length: %.200q", code, body)
 	}
 	r.mu.Lock()

@@ -24,7 +24,9 @@ returns an offline run that prints what it would log.
 """
 
 import atexit
+import http.client
 import json
+import math
 import os
 import ssl
 import sys
@@ -45,6 +47,9 @@ _TRIES = 8
 class RunError(Exception):
     """A call to run history or storage failed; the message says why."""
 
+    #: run history answered and refused the call: sending it again changes nothing
+    refused = False
+
 
 def _context():
     ca = os.environ.get("SSL_CERT_FILE")
@@ -52,12 +57,51 @@ def _context():
     return ctx
 
 
+class _ProxyRefusal(OSError):
+    """The proxy did not open the tunnel; the message is its explanation."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def _tunnel(self):
+        # http.client's own CONNECT keeps the status line of a refusal and
+        # drops its body: the network's explanation (the rule that refused
+        # the connection, and the fix), which the node's proxy relays.
+        host = self._tunnel_host
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host
+        target = "%s:%d" % (host, self._tunnel_port)
+        head = "CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (target, target)
+        for name, value in self._tunnel_headers.items():
+            if name.lower() != "host":  # Python 3.12 adds one of its own
+                head += "%s: %s\r\n" % (name, value)
+        self.send((head + "\r\n").encode("latin-1"))
+        resp = self.response_class(self.sock, method="CONNECT")
+        try:
+            resp.begin()
+            if resp.status != 200:
+                why = resp.read(16 << 10).decode("utf-8", "replace").strip()
+                self.close()
+                raise _ProxyRefusal(
+                    resp.status,
+                    "the proxy refused CONNECT %s: %d %s%s" % (target, resp.status, resp.reason, ": " + why if why else ""),
+                )
+        finally:
+            resp.close()
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_HTTPSConnection, req, context=self._context)
+
+
 def _opener():
     # Proxies come from the environment (HTTPS_PROXY), which the node set
     # to its egress into the virtual network.
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler(), urllib.request.HTTPSHandler(context=_context())
-    )
+    return urllib.request.build_opener(urllib.request.ProxyHandler(), _HTTPSHandler(context=_context()))
 
 
 def _explain(err):
@@ -90,7 +134,10 @@ class Run:
         self._open = _opener()
         self._buf = []
         self._first = None
+        self._timer = None
+        self._pending = []  # batches not acknowledged yet, each with its batchId
         self._mu = threading.Lock()
+        self._sending = threading.Lock()  # one sender at a time: batches go in order
         self._step = {}
         atexit.register(self.flush)
 
@@ -111,10 +158,21 @@ class Run:
 
     def log(self, name, value, description=""):
         """Log a value (a number, a string or a bool) under name."""
-        if isinstance(value, bool) or isinstance(value, (int, float, str)):
-            self._add(name, value)
-        else:
+        if not isinstance(value, (bool, int, float, str)):
             raise TypeError("run.log takes a number, a string or a bool; use log_list for a list")
+        if not isinstance(value, (bool, str)):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
+                # JSON has no NaN or Infinity: run history would refuse the
+                # whole batch, and the other metrics in it with this one.
+                raise ValueError(
+                    "run.log(%r, %r): run history keeps finite numbers only; log it as a string (str(value)) to record it"
+                    % (name, value)
+                )
+        self._add(name, value)
 
     def log_list(self, name, values, description=""):
         """Log a list of values under name, one step each."""
@@ -122,6 +180,7 @@ class Run:
             self.log(name, v)
 
     def _add(self, name, value):
+        now = time.time()
         with self._mu:
             step = self._step.get(name, 0)
             self._step[name] = step + 1
@@ -130,24 +189,51 @@ class Run:
                     "name": name,
                     "value": value,
                     "step": step,
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-                    + ".%06dZ" % (int(time.time() * 1e6) % 1000000),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%06dZ" % (int(now * 1e6) % 1000000),
                 }
             )
             if self._first is None:
                 self._first = time.monotonic()
             due = len(self._buf) >= _FLUSH_EVERY or time.monotonic() - self._first >= _FLUSH_SECONDS
+            if not due and (self._timer is None or not self._timer.is_alive()):
+                # Sent within _FLUSH_SECONDS even if nothing else is logged:
+                # a job killed at its time limit, or that trains for an hour
+                # after its last log, must not keep its metrics back.
+                self._timer = threading.Timer(_FLUSH_SECONDS, self._flush_later)
+                self._timer.daemon = True
+                self._timer.start()
         if due:
             self.flush()
 
+    def _flush_later(self):
+        try:
+            self.flush()
+        except RunError as e:
+            print("vnetml_run: %s; the metrics are kept and sent again with the next flush" % e, file=sys.stderr)
+
     def flush(self):
-        """Send the buffered metrics to run history (retried, never doubled)."""
-        with self._mu:
-            batch, self._buf, self._first = self._buf, [], None
-        if not batch:
-            return
-        body = {"batchId": uuid.uuid4().hex, "metrics": batch}
-        self._call("POST", "/metrics", body)
+        """Send the buffered metrics to run history (retried, never doubled).
+
+        A batch that cannot be sent is kept, with its batchId, and sent
+        again by the next flush (at the latest when the script exits): run
+        history ignores a batch it has already.
+        """
+        with self._sending:
+            with self._mu:
+                if self._buf:
+                    self._pending.append({"batchId": uuid.uuid4().hex, "metrics": self._buf})
+                    self._buf, self._first = [], None
+                pending = list(self._pending)
+            for body in pending:
+                try:
+                    self._call("POST", "/metrics", body)
+                except RunError as e:
+                    if e.refused:  # never taken, whatever the tries: drop it
+                        with self._mu:
+                            self._pending.remove(body)
+                    raise
+                with self._mu:
+                    self._pending.remove(body)
 
     # --- artifacts and secrets -----------------------------------------
 
@@ -173,8 +259,11 @@ class Run:
         try:
             with self._open.open(req, timeout=60) as r:
                 r.read()
-        except (urllib.error.URLError, OSError) as e:
+        except urllib.error.HTTPError as e:
             raise RunError("uploading %s to the run's artifacts failed: %s" % (name, _explain(e))) from None
+        except (urllib.error.URLError, OSError) as e:
+            why = _explain(getattr(e, "reason", e))
+            raise RunError("uploading %s to the run's artifacts failed: %s" % (name, why)) from None
 
     def get_secret(self, name):
         """A secret of the workspace's key vault, read by run history."""
@@ -187,7 +276,7 @@ class Run:
 
     def _call(self, method, path, body):
         data = None if body is None else json.dumps(body).encode("utf-8")
-        last = None
+        last, refused = None, False
         for i in range(_TRIES):
             req = urllib.request.Request(
                 self._history + path,
@@ -201,11 +290,18 @@ class Run:
             except urllib.error.HTTPError as e:
                 last = _explain(e)
                 if e.code < 500 and e.code != 429:
+                    refused = True
                     break  # the server's answer: retrying changes nothing
             except (urllib.error.URLError, OSError) as e:
-                last = _explain(getattr(e, "reason", e))
-            time.sleep(min(2.0, 0.1 * 2**i))
-        raise RunError("run history (%s %s %s): %s" % (method, urllib.parse.urlsplit(self._history).netloc, path, last))
+                reason = getattr(e, "reason", e)
+                last = _explain(reason)
+                if isinstance(reason, _ProxyRefusal) and reason.status < 500:
+                    break  # the network's answer (a rule refused it): so is this
+            if i + 1 < _TRIES:
+                time.sleep(min(2.0, 0.1 * 2**i))
+        err = RunError("run history (%s %s %s): %s" % (method, urllib.parse.urlsplit(self._history).netloc, path, last))
+        err.refused = refused
+        raise err
 
 
 class _OfflineRun(Run):

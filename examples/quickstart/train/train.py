@@ -11,8 +11,17 @@ import random
 
 from azureml.core import Run  # vnetml's shim of the SDK's Run
 
+
+
+def positive(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % n)
+    return n
+
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--epochs", type=int, default=20)
+parser.add_argument("--epochs", type=positive, default=20)
 parser.add_argument("--learning-rate", type=float, default=0.5)
 parser.add_argument("--samples", type=int, default=2000)
 parser.add_argument("--seed", type=int, default=7)
