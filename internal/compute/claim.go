@@ -51,6 +51,11 @@ func (c *Controller) Claim(clusterID, runID string) (NodeRef, bool) {
 	return NodeRef{ID: best.id, NIC: best.nic, Addr: best.addr}, true
 }
 
+// Running reports whether the controller runs the cluster: false for a
+// compute that was deleted (or never handed over), whose queued runs
+// would wait forever.
+func (c *Controller) Running(clusterID string) bool { return c.cluster(clusterID) != nil }
+
 // ClaimNode takes a given node for a run that it already runs (a
 // restarted server finding its runs again). False when the cluster has no
 // such node, or the node runs another run.

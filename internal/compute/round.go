@@ -134,7 +134,9 @@ func (cl *cluster) reconcile() {
 				break
 			}
 			cl.mu.Lock()
-			leave := n.state == StateUnusable || now.Sub(n.idleSince) >= spec.IdleBeforeScaleDown || spec.MaxNodes < have
+			// A node claimed for a run since the list was taken stays.
+			leave := n.runID == "" && (n.state == StateUnusable || n.state == StateIdle &&
+				(now.Sub(n.idleSince) >= spec.IdleBeforeScaleDown || spec.MaxNodes < have))
 			if leave {
 				n.state = StateLeaving
 			}

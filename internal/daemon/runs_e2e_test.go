@@ -220,6 +220,9 @@ func killAgent(t *testing.T, dataDir, nodeID string) {
 func TestRunSurvivesServerKill(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("VNETML_TEST_FAST", "1")
+	// The last server is killed too: its agents, left behind by design,
+	// are stopped here (cleanups run last-in first-out, so after it).
+	t.Cleanup(func() { killAgents(t, dir) })
 	child := startServer(t, dir)
 	c, err := client.New(child.url, child.token, client.Options{})
 	if err != nil {
@@ -330,4 +333,20 @@ print("uploaded")
 		t.Fatalf("run %s, log:\n%s\nwant the vault's refusal, naming the vault and its bypass", r.Properties.Status, log)
 	}
 	t.Logf("refused: %s", log[strings.Index(log, "refused:"):])
+}
+
+// killAgents kills every node agent (with its process group) that a
+// killed server left in dataDir.
+func killAgents(t *testing.T, dataDir string) {
+	entries, _ := os.ReadDir(filepath.Join(dataDir, NodesDir))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dataDir, NodesDir, e.Name(), "agent.json"))
+		if err != nil {
+			continue
+		}
+		var rec struct{ PID int }
+		if json.Unmarshal(b, &rec) == nil && rec.PID > 0 {
+			syscall.Kill(-rec.PID, syscall.SIGKILL) // the agent leads its group
+		}
+	}
 }

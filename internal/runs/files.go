@@ -2,6 +2,7 @@ package runs
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -150,11 +151,7 @@ func (f *files) appendLog(key string, base, offset int64, b []byte) (length int6
 
 // write appends b durably. The caller holds the run's lock.
 func (f *files) write(key string, b []byte) (int64, error) {
-	dir := f.dirOf(key)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
-	fh, err := os.OpenFile(filepath.Join(dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	fh, err := openAppend(f.dirOf(key), logName)
 	if err != nil {
 		return 0, err
 	}
@@ -195,6 +192,12 @@ func (f *files) addMetrics(key string, b job.MetricBatch) error {
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	if rf.seen == nil {
+		// First use since the server started: a line torn by a crash is
+		// cut off, or the next batch would be glued to it and unreadable
+		// (lost, though acknowledged).
+		if err := f.trimTorn(key); err != nil {
+			return err
+		}
 		rf.seen = map[string]bool{}
 		err := f.eachBatch(key, func(seen job.MetricBatch) { rf.seen[seen.BatchID] = true })
 		if err != nil {
@@ -209,11 +212,7 @@ func (f *files) addMetrics(key string, b job.MetricBatch) error {
 	if err != nil {
 		return err
 	}
-	dir := f.dirOf(key)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fh, err := os.OpenFile(filepath.Join(dir, metricsName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	fh, err := openAppend(f.dirOf(key), metricsName)
 	if err != nil {
 		return err
 	}
@@ -226,6 +225,90 @@ func (f *files) addMetrics(key string, b job.MetricBatch) error {
 	}
 	if err == nil {
 		rf.seen[b.BatchID] = true
+	}
+	return err
+}
+
+// trimTorn cuts the metrics file after its last complete line. The caller
+// holds the run's lock.
+func (f *files) trimTorn(key string) error {
+	fh, err := os.OpenFile(filepath.Join(f.dirOf(key), metricsName), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 4096)
+	for at := end; at > 0; {
+		n := min(at, int64(len(buf)))
+		if _, err := fh.ReadAt(buf[:n], at-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			at += int64(i+1) - n
+			if at == end {
+				return nil // whole
+			}
+			end = at
+			break
+		}
+		if at -= n; at == 0 {
+			end = 0 // not one whole line
+		}
+	}
+	if end == fi.Size() {
+		return nil
+	}
+	if err := fh.Truncate(end); err != nil {
+		return err
+	}
+	return fh.Sync()
+}
+
+// openAppend opens a run's file for appending, creating it (and its
+// directory) when needed. What it creates is synced into its directory,
+// so that a file whose contents were synced and acknowledged does not
+// vanish in a crash.
+func openAppend(dir, name string) (*os.File, error) {
+	_, err := os.Stat(dir)
+	newDir := errors.Is(err, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, name)
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	err = syncDir(dir)
+	if err == nil && newDir {
+		err = syncDir(filepath.Dir(dir))
+	}
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return fh, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

@@ -46,7 +46,7 @@ const (
 
 // Codes of run history's refusals.
 const (
-	codeSuperseded   = "RunAttemptSuperseded"
+	codeSuperseded   = job.CodeSuperseded // the agent stops the job on it
 	codeUnauthorized = "Unauthorized"
 )
 

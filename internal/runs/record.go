@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/compute"
 	"github.com/vnetml/vnetml/internal/job"
 	"github.com/vnetml/vnetml/internal/store"
 )
@@ -124,26 +126,34 @@ func validate(experiment, runID string, in *api.Run) error {
 	case p.Script != "" && len(p.Command) > 0:
 		bad("properties.command", "A run has a script or a command, not both.")
 	case p.Script != "":
-		if path.IsAbs(p.Script) || strings.Contains(p.Script, "\\") || strings.HasPrefix(path.Clean(p.Script), "..") || p.Script != path.Clean(p.Script) {
+		clean := path.Clean(p.Script)
+		if path.IsAbs(p.Script) || strings.Contains(p.Script, "\\") || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || p.Script != clean {
 			bad("properties.script", "The script %q must be a clean path relative to the source directory (such as train.py or src/train.py).", clip(p.Script))
 		}
 	case p.Command[0] == "":
 		bad("properties.command[0]", "The command's first element, the program to run, is empty.")
 	}
-	if len(p.Script) > 0 && len(p.Command) == 0 || len(p.Arguments) > 0 {
-		if len(p.Arguments) > maxArgs {
-			bad("properties.arguments", "A run takes at most %d arguments, not %d.", maxArgs, len(p.Arguments))
-		}
-	}
 	total := 0
-	for _, a := range append(append([]string(nil), p.Arguments...), p.Command...) {
-		total += len(a)
-		if strings.IndexByte(a, 0) >= 0 {
-			bad("properties.arguments", "An argument contains a NUL byte.")
+	for _, l := range []struct {
+		field string
+		argv  []string
+	}{{"properties.arguments", p.Arguments}, {"properties.command", p.Command}} {
+		if len(l.argv) > maxArgs {
+			bad(l.field, "A run takes at most %d arguments, not %d.", maxArgs, len(l.argv))
+		}
+		for i, a := range l.argv {
+			total += len(a)
+			if strings.IndexByte(a, 0) >= 0 {
+				bad(fmt.Sprintf("%s[%d]", l.field, i), "Element %d of %s contains a NUL byte, which no program can be given; remove it.", i, l.field)
+			}
 		}
 	}
 	if total > maxArgBytes {
-		bad("properties.arguments", "The command line is %d bytes; at most %d are accepted.", total, maxArgBytes)
+		field := "properties.arguments"
+		if len(p.Command) > 0 {
+			field = "properties.command"
+		}
+		bad(field, "The command line is %d bytes; at most %d are accepted: pass large inputs in a file of the source directory.", total, maxArgBytes)
 	}
 	if len(p.Command) > 0 && len(p.Arguments) > 0 {
 		bad("properties.arguments", "Arguments go with a script; with a command, put them in the command.")
@@ -401,6 +411,37 @@ func (s *Service) Experiments(ctx context.Context, workspaceID string) ([]json.R
 // DeleteWorkspace forgets the runs of a deleted workspace: it must have
 // none running (its computes are gone first).
 func (s *Service) DeleteWorkspace(ctx context.Context, workspaceID string) error {
+	// Its unfinished runs leave the scheduler first: one still queued
+	// (its computes are gone) would otherwise wait forever, still be
+	// shown, and be handed to a node of a compute of the same name later.
+	type left struct {
+		r       *run
+		node    compute.NodeRef
+		claimed bool
+	}
+	var dropped []left
+	s.mu.Lock()
+	for k, r := range s.active {
+		if !strings.EqualFold(r.rec.Internal.Workspace, workspaceID) {
+			continue
+		}
+		if !r.claimed {
+			s.dequeue(r)
+		}
+		dropped = append(dropped, left{r, r.node, r.claimed})
+		r.deleted, r.claimed, r.node, r.handedOver = true, false, compute.NodeRef{}, false
+		delete(s.active, k)
+	}
+	s.mu.Unlock()
+	for _, d := range dropped {
+		if d.claimed && d.node.ID != "" {
+			s.cfg.Nodes.Release(d.r.rec.Internal.ClusterID, d.node.ID, d.r.key)
+		}
+		s.files.notify(d.r.key)
+	}
+	if len(dropped) > 0 {
+		s.tellDemand()
+	}
 	page, err := s.cfg.Store.List(ctx, store.ListOptions{Parent: workspaceID})
 	if err != nil {
 		return err

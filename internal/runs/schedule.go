@@ -23,6 +23,21 @@ import (
 // run ends from what the node says.
 const reportGrace = 15 * time.Second
 
+// orphanGrace is how long a run may be queued for a cluster that does not
+// run before it fails.
+const orphanGrace = 30 * time.Second
+
+// queuedSince is when the run was queued last. The caller holds s.mu.
+func queuedSince(r *run) time.Time {
+	tr := r.rec.Properties.StatusTransitions
+	for i := len(tr) - 1; i >= 0; i-- {
+		if tr[i].Status == job.Queued {
+			return tr[i].Time
+		}
+	}
+	return time.Time{}
+}
+
 // maxHandovers is how many times in a row a node may fail to take an
 // attempt before the run fails.
 const maxHandovers = 3
@@ -31,6 +46,7 @@ const maxHandovers = 3
 func (s *Service) enqueue(r *run) {
 	k := strings.ToLower(r.rec.Internal.ClusterID)
 	s.queues[k] = append(s.queues[k], r)
+	s.clusters[k] = r.rec.Internal.ClusterID
 }
 
 // dequeue takes a run out of its queue. The caller holds s.mu.
@@ -75,19 +91,32 @@ func (s *Service) schedule() {
 		s.mu.Unlock()
 		return
 	}
-	demand := map[string]int{}
-	clusters := map[string]string{}
-	for _, r := range s.active {
-		k := strings.ToLower(r.rec.Internal.ClusterID)
-		clusters[k] = r.rec.Internal.ClusterID
-		demand[k]++
-	}
 	type handover struct {
 		r *run
 		n compute.NodeRef
 	}
 	var todo []handover
+	var orphans []*run // queued for a cluster that no longer runs
+	now := s.cfg.Now()
 	for k, q := range s.queues {
+		if len(q) > 0 && !s.cfg.Nodes.Running(q[0].rec.Internal.ClusterID) {
+			// The grace covers a compute created (or updated) at the
+			// moment a run was submitted to it, not running quite yet.
+			keep := q[:0:0]
+			for _, r := range q {
+				if now.Sub(queuedSince(r)) >= orphanGrace {
+					orphans = append(orphans, r)
+				} else {
+					keep = append(keep, r)
+				}
+			}
+			if q = keep; len(q) == 0 {
+				delete(s.queues, k)
+			} else {
+				s.queues[k] = q
+			}
+			continue
+		}
 		for len(q) > 0 {
 			r := q[0]
 			n, ok := s.cfg.Nodes.Claim(r.rec.Internal.ClusterID, r.key)
@@ -95,7 +124,7 @@ func (s *Service) schedule() {
 				break
 			}
 			q = q[1:]
-			r.node, r.claimed = n, true
+			r.node, r.claimed, r.handedOver = n, true, false
 			todo = append(todo, handover{r, n})
 		}
 		if len(q) == 0 {
@@ -106,9 +135,15 @@ func (s *Service) schedule() {
 	}
 	s.wg.Add(len(todo))
 	s.mu.Unlock()
-	for k, id := range clusters {
-		s.cfg.Nodes.Demand(id, demand[k])
+	for _, r := range orphans {
+		s.mu.Lock()
+		attempt, target := r.rec.Properties.Attempt, r.rec.Properties.Target
+		s.mu.Unlock()
+		s.finishAttempt(r, attempt, false, job.Failed, &job.Error{Code: job.CodeSystem, Message: fmt.Sprintf(
+			"Compute %s no longer runs (it was deleted, or its settings cannot be run), so the run cannot start. "+
+				"Submit it again to a compute of the workspace (vnetml compute list).", target)}, nil, nil, "")
 	}
+	s.tellDemand()
 	for _, h := range todo {
 		go func() {
 			defer s.wg.Done()
@@ -117,27 +152,51 @@ func (s *Service) schedule() {
 	}
 }
 
-// demandOf tells a cluster how many nodes its unfinished runs need.
-func (s *Service) demandOf(clusterID string) {
+// tellDemand tells each cluster runs went to how many nodes its
+// unfinished runs need, 0 once they all ended (schedule calls it every
+// tick: a cluster's demand is never left stale). It is serialized and
+// counts under the lock it sends under, so two callers racing (a run
+// ending while another ends, or while schedule counts) cannot leave a
+// higher count as the cluster's last word, which would keep it from ever
+// scaling down.
+func (s *Service) tellDemand() {
+	s.demandMu.Lock()
+	defer s.demandMu.Unlock()
 	s.mu.Lock()
-	n := 0
+	want := make(map[string]int, len(s.clusters))
 	for _, r := range s.active {
-		if strings.EqualFold(r.rec.Internal.ClusterID, clusterID) {
-			n++
-		}
+		want[strings.ToLower(r.rec.Internal.ClusterID)]++
+	}
+	ids := make(map[string]string, len(s.clusters))
+	for k, id := range s.clusters {
+		ids[k] = id
 	}
 	s.mu.Unlock()
-	s.cfg.Nodes.Demand(clusterID, n)
+	for k, id := range ids {
+		s.cfg.Nodes.Demand(id, want[k])
+	}
+}
+
+// owns reports whether the attempt handed to node n is still the run's.
+// The caller holds s.mu.
+func (r *run) owns(n compute.NodeRef, attempt int) bool {
+	return r.claimed && r.node.ID == n.ID && r.rec.Properties.Attempt == attempt
 }
 
 // dispatch hands the next attempt of r to node n.
 func (s *Service) dispatch(r *run, n compute.NodeRef) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
 	now := s.cfg.Now()
 	base := s.files.logSize(r.key)
 	s.mu.Lock()
 	p := &r.rec.Properties
+	if !r.claimed || r.node.ID != n.ID {
+		// The node went away between the claim and now, and the run was
+		// dealt with (retried or ended).
+		s.mu.Unlock()
+		return
+	}
 	p.Attempt++
 	attempt := p.Attempt
 	p.NodeID, p.NodeAddress, p.ExitCode, p.Error = n.ID, n.Addr.String(), nil, nil
@@ -169,27 +228,58 @@ func (s *Service) dispatch(r *run, n compute.NodeRef) {
 		return
 	}
 	spec, err := s.spec(ctx, r, n, attempt)
-	if err == nil {
+	s.mu.Lock()
+	owned, canceled := r.owns(n, attempt), r.rec.Internal.CancelRequested
+	s.mu.Unlock()
+	switch {
+	case !owned:
+		return // the node went away meanwhile; the run was dealt with
+	case err == nil && canceled:
+		// Canceled while being handed over: the node never hears of it.
+		s.finish(r, attempt, job.Canceled, &job.Error{Code: job.CodeCanceled, Message: "The run was canceled before it started."}, nil, nil)
+		return
+	case err == nil:
 		_, err = s.cfg.Nodes.SubmitJob(ctx, in.ClusterID, n.ID, spec)
 	}
-	if err == nil {
-		s.mu.Lock()
+	s.mu.Lock()
+	owned, canceled = r.owns(n, attempt), r.rec.Internal.CancelRequested
+	closing := s.closed
+	if owned && err == nil {
 		r.rec.Internal.Handovers = 0
-		s.mu.Unlock()
+		r.handedOver = true
+	}
+	s.mu.Unlock()
+	switch {
+	case !owned:
+		return // ended meanwhile (the node was lost, or reported the end)
+	case err == nil && canceled:
+		// Cancel came while the node was being handed the attempt, and
+		// left it to dispatch: the node knows it now.
+		s.cancelOnNode(ctx, r, n, attempt)
+		return
+	case err == nil:
 		return
 	}
-	// The node did not take it: queue the run again, or give up.
+	// The node did not take it: queue the run again, or give up. A
+	// hand-over cut short by the server stopping is no fault of the node:
+	// the run is queued for the next server.
 	why := handoverError(n, err)
 	s.log.Warn("runs: a node did not take a run", "run", p.RunID, "node", n.ID, "error", why)
 	s.mu.Lock()
-	r.rec.Internal.Handovers++
-	giveUp := r.rec.Internal.Handovers >= maxHandovers || !r.claimed || r.rec.Internal.CancelRequested
+	if !closing {
+		r.rec.Internal.Handovers++
+	}
+	giveUp := !closing && (r.rec.Internal.Handovers >= maxHandovers || canceled)
 	s.mu.Unlock()
 	if giveUp {
 		s.finish(r, attempt, job.Failed, &job.Error{Code: job.CodeSystem, Message: "Preparing failed: " + why}, nil, nil)
 		return
 	}
 	s.mu.Lock()
+	if !r.owns(n, attempt) {
+		s.mu.Unlock()
+		return
+	}
 	s.cfg.Nodes.Release(in.ClusterID, n.ID, r.key)
 	r.claimed, r.node = false, compute.NodeRef{}
 	p.Attempt--
@@ -198,6 +288,19 @@ func (s *Service) dispatch(r *run, n compute.NodeRef) {
 	s.mu.Unlock()
 	s.save(ctx, r)
 	s.wake()
+}
+
+// cancelOnNode asks node n to stop the attempt; when it cannot be told,
+// the run ends here, and the node's later reports are refused (it stops
+// the job on that answer).
+func (s *Service) cancelOnNode(ctx context.Context, r *run, n compute.NodeRef, attempt int) {
+	s.mu.Lock()
+	cluster, runID := r.rec.Internal.ClusterID, r.rec.Properties.RunID
+	s.mu.Unlock()
+	if err := s.cfg.Nodes.CancelJob(ctx, cluster, n.ID, runID); err != nil {
+		s.finish(r, attempt, job.Canceled, &job.Error{Code: job.CodeCanceled, Message: fmt.Sprintf(
+			"The run was canceled; node %s could not be told at once (%v), and stops the job at its next report.", n.ID, err)}, nil, nil)
+	}
 }
 
 // handoverError says why a node did not take an attempt.
@@ -264,7 +367,10 @@ func (s *Service) spec(ctx context.Context, r *run, n compute.NodeRef, attempt i
 func (s *Service) report(key string, ev job.Event) bool {
 	s.mu.Lock()
 	r, ok := s.active[key]
-	if !ok || ev.Attempt != r.rec.Properties.Attempt || !r.claimed {
+	// A hand-over that failed is retried with the same attempt number
+	// (and token) on another node: a node that took it after all reports
+	// an attempt that is not the run's, and is told so (it stops the job).
+	if !ok || ev.Attempt != r.rec.Properties.Attempt || !r.claimed || ev.NodeID != "" && ev.NodeID != r.node.ID {
 		s.mu.Unlock()
 		return false
 	}
@@ -288,15 +394,31 @@ func (s *Service) report(key string, ev job.Event) bool {
 	return true
 }
 
-// finish ends an attempt: the run ends in state, or — a node lost under
-// it, with retries left — queues again.
+// finish ends an attempt on its node: the run ends in state, or — a node
+// lost under it, with retries left — queues again.
 func (s *Service) finish(r *run, attempt int, state string, e *job.Error, exit *int, outputs []string) {
+	s.finishAttempt(r, attempt, true, state, e, exit, outputs, "")
+}
+
+// finishAttempt ends attempt of r, which is on a node (claimed) when
+// onNode, or queued (taken out of its queue by the caller) otherwise. An
+// attempt that is no longer where the caller saw it — ended already, or
+// retried and queued again — is left alone: an attempt ends once, however
+// many reasons race to end it (a poll and the node's loss, a failed
+// hand-over and the node's loss). note, when given, is appended to the
+// driver log first, before the next attempt's log can start.
+func (s *Service) finishAttempt(r *run, attempt int, onNode bool, state string, e *job.Error, exit *int, outputs []string, note string) {
 	ctx := context.Background()
 	s.mu.Lock()
 	p := &r.rec.Properties
-	if attempt != p.Attempt || job.Terminal(p.Status) {
+	if attempt != p.Attempt || job.Terminal(p.Status) || r.claimed != onNode {
 		s.mu.Unlock()
 		return
+	}
+	if note != "" {
+		if _, err := s.files.appendRaw(r.key, []byte(note)); err != nil {
+			s.log.Error("runs: writing a run's log", "run", p.RunID, "error", err)
+		}
 	}
 	if r.rec.Internal.CancelRequested && state != job.Completed {
 		state = job.Canceled
@@ -305,7 +427,7 @@ func (s *Service) finish(r *run, attempt int, state string, e *job.Error, exit *
 		}
 	}
 	node, claimed := r.node, r.claimed
-	r.claimed, r.node = false, compute.NodeRef{}
+	r.claimed, r.node, r.handedOver, r.unreportedSince = false, compute.NodeRef{}, false, time.Time{}
 	retry := state == job.Failed && e != nil && e.Code == job.CodeNodeLost && attempt <= p.MaxRetries
 	if e != nil {
 		p.Error = &api.RunError{Code: e.Code, Message: e.Message}
@@ -336,7 +458,7 @@ func (s *Service) finish(r *run, attempt int, state string, e *job.Error, exit *
 		s.files.forget(r.key)
 		s.files.notify(r.key)
 	}
-	s.demandOf(cluster)
+	s.tellDemand()
 	s.wake()
 }
 
@@ -345,7 +467,9 @@ func (s *Service) finish(r *run, attempt int, state string, e *job.Error, exit *
 func (s *Service) nodeLost(clusterID, nodeID, key, reason string) {
 	s.mu.Lock()
 	r, ok := s.active[key]
-	if !ok || !r.claimed || r.node.ID != nodeID {
+	if s.closed || !ok || !r.claimed || r.node.ID != nodeID {
+		// Closed: the server is stopping, and stops its nodes after the
+		// runs; the next server finds the runs again.
 		s.mu.Unlock()
 		return
 	}
@@ -360,14 +484,16 @@ func (s *Service) lose(r *run, attempt int, why string) {
 	p := r.rec.Properties
 	left := p.MaxRetries - attempt + 1
 	s.mu.Unlock()
+	if attempt != p.Attempt || job.Terminal(p.Status) {
+		return // the attempt ended meanwhile (its end was reported)
+	}
 	msg := "Node lost: " + why + "."
 	if left > 0 {
 		msg += fmt.Sprintf(" The run is retried (attempt %d of %d).", attempt+1, p.MaxRetries+1)
 	} else if p.MaxRetries == 0 {
 		msg += " Set maxRetries (--max-retries) to retry a run whose node is lost."
 	}
-	s.files.appendRaw(r.key, []byte("\n"+msg+"\n"))
-	s.finish(r, attempt, job.Failed, &job.Error{Code: job.CodeNodeLost, Message: msg}, nil, nil)
+	s.finishAttempt(r, attempt, true, job.Failed, &job.Error{Code: job.CodeNodeLost, Message: msg}, nil, nil, "\n"+msg+"\n")
 }
 
 // Cancel cancels a run: a queued one at once; one on a node once the node
@@ -381,25 +507,22 @@ func (s *Service) Cancel(ctx context.Context, id string) (api.Run, error) {
 		return s.Get(ctx, id) // finished already: canceling it changes nothing
 	}
 	r.rec.Internal.CancelRequested = true
-	p := r.rec.Properties
-	node, claimed := r.node, r.claimed
-	queued := !claimed
-	if queued {
+	attempt := r.rec.Properties.Attempt
+	node, claimed, handedOver := r.node, r.claimed, r.handedOver
+	if !claimed {
 		s.dequeue(r)
 	}
 	s.mu.Unlock()
-	if queued {
-		s.finish(r, p.Attempt, job.Canceled, &job.Error{Code: job.CodeCanceled, Message: "The run was canceled before it started."}, nil, nil)
+	if !claimed {
+		s.finishAttempt(r, attempt, false, job.Canceled, &job.Error{Code: job.CodeCanceled, Message: "The run was canceled before it started."}, nil, nil, "")
 		return s.Get(ctx, id)
 	}
 	s.save(ctx, r)
-	if node.ID != "" {
-		if err := s.cfg.Nodes.CancelJob(ctx, r.rec.Internal.ClusterID, node.ID, p.RunID); err != nil {
-			// The node cannot be told: the run ends here, and the node's
-			// later reports are refused (it stops the job on that answer).
-			s.finish(r, p.Attempt, job.Canceled, &job.Error{Code: job.CodeCanceled, Message: fmt.Sprintf(
-				"The run was canceled; node %s could not be told at once (%v), and stops the job at its next report.", node.ID, err)}, nil, nil)
-		}
+	// Being handed over, the node may not know the attempt yet (nor is
+	// its number set): dispatch sees the request once it is done, and
+	// cancels it then.
+	if handedOver && node.ID != "" {
+		s.cancelOnNode(ctx, r, node, attempt)
 	}
 	return s.Get(ctx, id)
 }
@@ -412,7 +535,9 @@ func (s *Service) poll() {
 	s.mu.Lock()
 	var busy []*run
 	for _, r := range s.active {
-		if r.claimed && r.rec.Properties.Status != job.Queued {
+		// Only attempts a node took: one being handed over is unknown
+		// to its node until the hand-over returns.
+		if r.claimed && r.handedOver && r.rec.Properties.Status != job.Queued {
 			busy = append(busy, r)
 		}
 	}
@@ -423,7 +548,7 @@ func (s *Service) poll() {
 }
 
 func (s *Service) pollOne(r *run) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PollInterval+5*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.PollInterval+5*time.Second)
 	defer cancel()
 	s.mu.Lock()
 	p := r.rec.Properties
@@ -437,9 +562,6 @@ func (s *Service) pollOne(r *run) {
 		s.lose(r, p.Attempt, fmt.Sprintf("node %s is no longer in the cluster", node.ID))
 		return
 	case errors.As(err, &se) && se.StatusCode == 404:
-		if p.Status == job.Preparing && s.cfg.Now().Sub(lastTransition(p)) < s.cfg.PollInterval {
-			return // being handed over right now
-		}
 		s.lose(r, p.Attempt, fmt.Sprintf("node %s no longer knows the run (its agent restarted)", node.ID))
 		return
 	case err != nil:
@@ -495,13 +617,6 @@ func (s *Service) pollOne(r *run) {
 	s.finish(r, p.Attempt, state, e, st.ExitCode, nil)
 }
 
-func lastTransition(p api.RunProperties) time.Time {
-	if n := len(p.StatusTransitions); n > 0 {
-		return p.StatusTransitions[n-1].Time
-	}
-	return time.Time{}
-}
-
 // Logs returns a run's driver log from offset; with follow, the reader
 // waits for more until the run ends (or ctx does).
 func (s *Service) Logs(ctx context.Context, id string, offset int64, follow bool) (*LogReader, error) {
@@ -514,6 +629,10 @@ func (s *Service) Logs(ctx context.Context, id string, offset int64, follow bool
 	return &LogReader{s: s, key: strings.ToLower(id), off: offset, follow: follow, ctx: ctx}, nil
 }
 
+// testHookLogActive, when a test sets it, runs in LogReader.Read right
+// after Read learned whether the run is active.
+var testHookLogActive func()
+
 // LogReader reads a run's driver log.
 type LogReader struct {
 	s      *Service
@@ -525,12 +644,19 @@ type LogReader struct {
 
 func (lr *LogReader) Read(p []byte) (int, error) {
 	for {
-		// Whether the run is active is read before the log: a run that
-		// ended had its whole log written before.
+		// The channel is taken before whether the run is active is read,
+		// so that a run ending after that read closes it; and the log is
+		// read last: a run that ended had its whole log written before.
+		var ch <-chan struct{}
+		if lr.follow {
+			ch = lr.s.files.changed(lr.key)
+		}
 		lr.s.mu.Lock()
 		_, active := lr.s.active[lr.key]
 		lr.s.mu.Unlock()
-		ch := lr.s.files.changed(lr.key)
+		if testHookLogActive != nil {
+			testHookLogActive()
+		}
 		n, err := lr.s.files.readLog(lr.key, p, lr.off)
 		lr.off += int64(n)
 		if n > 0 || err != nil {

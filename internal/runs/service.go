@@ -35,6 +35,9 @@ type Nodes interface {
 	RebindJob(ctx context.Context, clusterID, nodeID, runID, proxy string) error
 	OnNodeLost(func(clusterID, nodeID, runID, reason string))
 	OnNodeIdle(func(clusterID string))
+	// Running reports whether the controller runs the cluster: false once
+	// its compute was deleted (its queued runs can never start).
+	Running(clusterID string) bool
 }
 
 // Platform is what runs asks of the control plane (the API server).
@@ -119,11 +122,22 @@ type Service struct {
 	fronts  map[string]*front // run history front ends, by region
 	closed  bool
 	started bool
+	// clusters are the clusters runs went to, by key: each is told its
+	// demand at every tick, 0 included (see tellDemand).
+	clusters map[string]string
 
+	// demandMu serializes tellDemand: the last demand a cluster hears is
+	// the latest count.
+	demandMu sync.Mutex
+
+	// ctx ends when Close starts: the node calls of dispatches and polls
+	// give up at once instead of holding Close for their timeouts.
+	ctx     context.Context
+	cancel  context.CancelFunc
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
-	wg      sync.WaitGroup // dispatches and cancels in flight
+	wg      sync.WaitGroup // dispatches in flight
 }
 
 // run is an unfinished run.
@@ -133,6 +147,12 @@ type run struct {
 	// node is the node the current attempt was handed to (claimed).
 	node    compute.NodeRef
 	claimed bool
+	// handedOver is set once the node took the current attempt: before,
+	// the node rightly does not know it.
+	handedOver bool
+	// deleted is set when the run's workspace was deleted: nothing of it
+	// is written any more.
+	deleted bool
 	// unreportedSince is when a poll first found the attempt over on the
 	// node while run history had heard nothing of its end.
 	unreportedSince time.Time
@@ -162,7 +182,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: log, files: newFiles(cfg.Dir), key: key,
 		active: map[string]*run{}, queues: map[string][]*run{}, fronts: map[string]*front{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+		clusters: map[string]string{},
+		kick:     make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cfg.Nodes.OnNodeLost(s.nodeLost)
 	cfg.Nodes.OnNodeIdle(func(string) { s.wake() })
 	return s, nil
@@ -193,6 +215,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.recover(ctx, r)
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("runs: the service was closed before it started")
+	}
 	s.started = true
 	s.mu.Unlock()
 	go s.loop()
@@ -212,6 +238,7 @@ func (s *Service) recover(ctx context.Context, r *run) {
 	p := &r.rec.Properties
 	s.mu.Lock()
 	s.active[r.key] = r
+	s.clusters[strings.ToLower(r.rec.Internal.ClusterID)] = r.rec.Internal.ClusterID
 	s.mu.Unlock()
 	switch p.Status {
 	case job.NotStarted, job.Queued:
@@ -236,7 +263,7 @@ func (s *Service) recover(ctx context.Context, r *run) {
 		st, err := s.cfg.Nodes.JobStatus(ctx, r.rec.Internal.ClusterID, p.NodeID, r.rec.Properties.RunID)
 		if err == nil && st.Attempt == p.Attempt {
 			s.mu.Lock()
-			r.node, r.claimed = n, true
+			r.node, r.claimed, r.handedOver = n, true, true
 			s.mu.Unlock()
 			proxy, perr := s.cfg.Fabric.EgressProxy(n.Endpoint())
 			if perr == nil {
@@ -272,6 +299,7 @@ func (s *Service) Close() {
 	fronts := s.fronts
 	s.fronts = map[string]*front{}
 	s.mu.Unlock()
+	s.cancel()
 	close(s.stop)
 	if started {
 		<-s.stopped
@@ -294,6 +322,10 @@ func (s *Service) wake() {
 // memory, and the next change writes it again.
 func (s *Service) save(ctx context.Context, r *run) {
 	s.mu.Lock()
+	if r.deleted {
+		s.mu.Unlock()
+		return
+	}
 	doc, err := r.rec.encode()
 	s.mu.Unlock()
 	if err == nil {
