@@ -43,11 +43,7 @@ func (c *runCancelCmd) run(ctx context.Context, args []string) error {
 	if l.Len() > 0 {
 		return usageErr(l.In("the command line"))
 	}
-	cl, _, ws, err := c.rf.open(ctx)
-	if err != nil {
-		return err
-	}
-	r, err := c.rf.findRun(ctx, cl, ws, args[0])
+	cl, r, err := c.rf.openRun(ctx, args[0])
 	if err != nil {
 		return err
 	}

@@ -121,6 +121,16 @@ func runArg(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// openRun connects and finds the run runID (see findRun).
+func (f *runFlags) openRun(ctx context.Context, runID string) (*client.Client, api.Run, error) {
+	cl, _, ws, err := f.open(ctx)
+	if err != nil {
+		return nil, api.Run{}, err
+	}
+	r, err := f.findRun(ctx, cl, ws, runID)
+	return cl, r, err
+}
+
 // findRun returns the run runID of the workspace ws: in --experiment, or
 // else in whichever experiment has it (those whose name the id starts
 // with, as the SDK's ids do, are asked first).
