@@ -82,7 +82,7 @@ func TestDecodeSpecValid(t *testing.T) {
 			},
 		}, Spec{Location: "eastus", ResourceID: testAKS, ClusterPurpose: PurposeDevTest, LoadBalancerType: LoadBalancerPublicIP, SSL: SSL{Status: SSLDisabled}}},
 		{"AksCompute.update's PUT of a GET", map[string]any{
-			"id": "/subscriptions/" + testSub + "/resourceGroups/ws/providers/Microsoft.MachineLearningServices/workspaces/w/computes/inf",
+			"id":   "/subscriptions/" + testSub + "/resourceGroups/ws/providers/Microsoft.MachineLearningServices/workspaces/w/computes/inf",
 			"name": "inf", "type": "Microsoft.MachineLearningServices/workspaces/computes", "location": "eastus",
 			"properties": map[string]any{
 				"computeType": "AKS", "computeLocation": "eastus", "provisioningState": "Succeeded", "provisioningErrors": nil,
