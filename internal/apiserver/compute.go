@@ -69,6 +69,8 @@ type clusterResources struct {
 	// then creates a network of its own for it.
 	VirtualNetwork string `json:"virtualNetwork,omitempty"`
 	Subnet         string `json:"subnet"`
+	// FrontEnd is an inference cluster's azureml-fe network interface.
+	FrontEnd string `json:"frontEnd,omitempty"`
 }
 
 // stageCompute stages a compute cluster: its settings validated as the
@@ -86,6 +88,9 @@ func (s *Server) stageCompute(t *txn, id store.ID, body []byte, cond store.Condi
 	var ws workspaceDoc
 	_ = json.Unmarshal(wsEntry.res.Doc, &ws)
 	cur := t.get(id.Key)
+	if isAKS(body, cur) {
+		return s.stageAKS(t, id, ws, body, cond, cur, patch)
+	}
 	if err := checkCond(cond, id.ID, cur); err != nil {
 		return false, err
 	}
@@ -178,6 +183,9 @@ func (s *Server) stageCompute(t *txn, id store.ID, body []byte, cond store.Condi
 
 // storedSpec reads the settings of a stored compute back.
 func storedSpec(d computeDoc, ws workspaceDoc) (compute.Spec, error) {
+	if strings.EqualFold(d.Properties.ComputeType, computeTypeAKS) {
+		return aksSpec(d)
+	}
 	return compute.DecodeStored(d.Properties.Properties, compute.SpecContext{WorkspaceSubscription: subscriptionOf(d.ID), WorkspaceLocation: ws.Location})
 }
 
@@ -292,7 +300,16 @@ func (s *Server) clusterOf(t *txn, d computeDoc, spec compute.Spec) compute.Clus
 		}
 		fits = max(free-len(used), 0)
 	}
-	return compute.Cluster{ID: d.ID, Location: d.Location, SubnetID: d.Properties.Resources.Subnet, NSGID: d.Properties.Resources.NetworkSecurityGroup, Spec: spec, Fits: fits}
+	c := compute.Cluster{ID: d.ID, Location: d.Location, SubnetID: d.Properties.Resources.Subnet, NSGID: d.Properties.Resources.NetworkSecurityGroup, Spec: spec, Fits: fits}
+	if strings.EqualFold(d.Properties.ComputeType, computeTypeAKS) {
+		// An inference cluster's nodes are managed by Azure Machine
+		// Learning, and its front end holds an address of the subnet.
+		c.Manager = compute.ManagerAML
+		if fe := d.Properties.Resources.FrontEnd; fe != "" && c.Fits > 0 {
+			c.Fits--
+		}
+	}
+	return c
 }
 
 // nodeAddress reports whether address a is held by a node NIC of compute.

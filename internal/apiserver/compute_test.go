@@ -63,6 +63,12 @@ func (d *dataParts) newController(t testing.TB, dir string, cfg *apiserver.Confi
 			}
 			return netip.Addr{}, false
 		},
+		ManagerAddr: func(tag, loc string) (netip.Addr, bool) {
+			if s := d.srv.Load(); s != nil {
+				return s.ManagerAddr(tag, loc)
+			}
+			return netip.Addr{}, false
+		},
 		Interval: d.interval,
 	})
 	cfg.Computes = d.ctl

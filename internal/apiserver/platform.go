@@ -45,9 +45,13 @@ func (s *Server) CreateNIC(ctx context.Context, c compute.Cluster, node string) 
 	var addr netip.Addr
 	err = s.write(ctx, systemPrincipal, func(t *txn) error {
 		if t.get(id.Key) == nil {
-			body := fmt.Sprintf(`{"location": %q, "tags": {%q: %q, "vnetml-node": %q}, "properties": {"networkSecurityGroup": {"id": %q},
+			nsg := "" // an inference cluster's nodes have no NSG of their own
+			if c.NSGID != "" {
+				nsg = fmt.Sprintf(`"networkSecurityGroup": {"id": %q}, `, c.NSGID)
+			}
+			body := fmt.Sprintf(`{"location": %q, "tags": {%q: %q, "vnetml-node": %q}, "properties": {%s
 				"ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": %q}}}]}}`,
-				c.Location, tagManagedBy, c.ID, node, c.NSGID, c.SubnetID)
+				c.Location, tagManagedBy, c.ID, node, nsg, c.SubnetID)
 			if err := s.stageAs(t, id.ID, body); err != nil {
 				return err
 			}
@@ -96,6 +100,21 @@ func (s *Server) NodeNICs(clusterID string) map[string]string {
 // region: an address of BatchNodeManagement.<region>.
 func (s *Server) ManagementAddr(location string) (netip.Addr, bool) {
 	t, ok := s.tags.Lookup("BatchNodeManagement." + location)
+	if !ok || len(t.V4) == 0 {
+		return netip.Addr{}, false
+	}
+	p := t.V4[0]
+	if p.Bits() < 32 {
+		return p.Addr().Next(), true
+	}
+	return p.Addr(), true
+}
+
+// ManagerAddr is where a service that manages nodes (a service tag, such
+// as AzureMachineLearning for inference clusters) calls them from in a
+// region: the first host of <tag>.<region>.
+func (s *Server) ManagerAddr(tag, location string) (netip.Addr, bool) {
+	t, ok := s.tags.Lookup(tag + "." + location)
 	if !ok || len(t.V4) == 0 {
 		return netip.Addr{}, false
 	}

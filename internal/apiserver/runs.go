@@ -379,13 +379,5 @@ func (s *Server) Explain(src fabric.Endpoint, dst netip.AddrPort) string {
 // HistoryAddr is run history's address in a region: the first host of
 // AzureMachineLearning.<region>.
 func (s *Server) HistoryAddr(location string) (netip.Addr, bool) {
-	t, ok := s.tags.Lookup("AzureMachineLearning." + location)
-	if !ok || len(t.V4) == 0 {
-		return netip.Addr{}, false
-	}
-	p := t.V4[0]
-	if p.Bits() < 32 {
-		return p.Addr().Next(), true
-	}
-	return p.Addr(), true
+	return s.ManagerAddr("AzureMachineLearning", location)
 }

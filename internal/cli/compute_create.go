@@ -40,6 +40,10 @@ type computeCreateCmd struct {
 	subnet       string
 	remoteLogin  string
 	description  string
+	// typ is --type: aml (AmlCompute, the default) or aks (an inference
+	// cluster, compute_create_aks.go).
+	typ string
+	aks aksFlags
 }
 
 func newComputeCreateCmd(e *env) *cobra.Command {
@@ -124,6 +128,8 @@ cluster fails.`,
 	f.Var(text(&c.remoteLogin, "Enabled|Disabled"), "remote-login-port-public-access",
 		"whether the nodes' SSH port is open to the Internet (default NotSpecified: closed in a virtual network, open otherwise)")
 	f.Var(text(&c.description, "TEXT"), "description", "what the cluster is for")
+	f.Var(text(&c.typ, "aml|aks"), "type", "aml: a training cluster (AmlCompute, the default); aks: an inference cluster (AKS) for web services")
+	c.aks.register(f)
 	c.wait.register(f)
 	c.out.register(f)
 	c.ws.register(f)
@@ -150,7 +156,17 @@ type amlProperties struct {
 }
 
 func (c *computeCreateCmd) run(ctx context.Context, args []string) error {
+	switch strings.ToLower(c.typ) {
+	case "", "aml", "amlcompute":
+	case "aks":
+		return c.runAKS(ctx, args)
+	default:
+		return usageErr(armerror.New(codeInvalidArgument, "--type", "--type %q: use aml (a training cluster) or aks (an inference cluster)", c.typ))
+	}
 	var l armerror.List
+	if c.aks.set() {
+		l.Addf(codeInvalidArgument, "--type", "--agent-count, --service-cidr and the other inference settings need --type aks")
+	}
 	c.ws.check(&l, "to create the compute in")
 	timeout, interval := c.wait.check(&l)
 	scale := map[string]any{}

@@ -125,6 +125,8 @@ func decodePoll(doc json.RawMessage) (computePoll, error) {
 				ScaleSettings    struct {
 					MinNodeCount int `json:"minNodeCount"`
 				} `json:"scaleSettings"`
+				// An inference cluster keeps agentCount nodes.
+				AgentCount int `json:"agentCount"`
 			} `json:"properties"`
 		} `json:"properties"`
 	}
@@ -132,6 +134,9 @@ func decodePoll(doc json.RawMessage) (computePoll, error) {
 		return computePoll{}, internalErr(fmt.Errorf("the server's compute is not JSON: %w", err))
 	}
 	p := d.Properties
+	if p.Properties.ScaleSettings.MinNodeCount == 0 {
+		p.Properties.ScaleSettings.MinNodeCount = p.Properties.AgentCount
+	}
 	out := computePoll{provisioningState: p.ProvisioningState, minNodeCount: p.Properties.ScaleSettings.MinNodeCount,
 		preparing: p.Properties.NodeStateCounts.Preparing, unusable: p.Properties.NodeStateCounts.Unusable,
 		errors: p.Properties.Errors, provisioningErrors: p.ProvisioningErrors}

@@ -155,8 +155,9 @@ func (c *Controller) RebindJob(ctx context.Context, clusterID, nodeID, runID, pr
 }
 
 // withAgent calls fn with the node's agent and a dial that reaches the
-// node through the fabric from Batch node management: a refusal by the
-// network is a *fabric.Denied naming the rule.
+// node through the fabric from the cluster's manager (Batch node
+// management, or Azure Machine Learning for an inference cluster): a
+// refusal by the network is a *fabric.Denied naming the rule.
 func (c *Controller) withAgent(ctx context.Context, clusterID, nodeID string, fn func(Agent, func(context.Context, uint16) (net.Conn, error)) error) error {
 	cl := c.cluster(clusterID)
 	if cl == nil {
@@ -164,16 +165,44 @@ func (c *Controller) withAgent(ctx context.Context, clusterID, nodeID string, fn
 	}
 	cl.mu.Lock()
 	n, ok := cl.nodes[nodeID]
-	loc := cl.spec.Location
+	spec := cl.spec
 	cl.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("compute %s has no node %s: %w", lastSegment(clusterID), nodeID, ErrNoNode)
 	}
-	from, ok := c.cfg.ManagementAddr(loc)
+	from, _, ok := c.managerAddr(spec)
 	if !ok {
-		return fmt.Errorf("no BatchNodeManagement.%s address: the service tags in use have no such tag", loc)
+		return fmt.Errorf("no %s.%s address: the service tags in use have no such tag", spec.managerTag(), spec.Location)
 	}
 	return fn(n.agent, func(ctx context.Context, port uint16) (net.Conn, error) {
 		return c.cfg.Fabric.DialEndpoint(ctx, fabric.Endpoint{Addr: from}, fabric.Endpoint{NIC: n.nic, Addr: n.addr}, port)
 	})
+}
+
+// The services that manage a cluster's nodes: Batch for a training
+// cluster, Azure Machine Learning for an inference cluster.
+const (
+	ManagerBatch = "BatchNodeManagement"
+	ManagerAML   = "AzureMachineLearning"
+)
+
+func (c Cluster) managerTag() string {
+	if c.Manager == "" {
+		return ManagerBatch
+	}
+	return c.Manager
+}
+
+// managerAddr is where the cluster's manager calls its nodes from, and
+// its name for messages.
+func (c *Controller) managerAddr(cl Cluster) (netip.Addr, string, bool) {
+	if cl.managerTag() == ManagerBatch {
+		a, ok := c.cfg.ManagementAddr(cl.Location)
+		return a, "Batch node management", ok
+	}
+	if c.cfg.ManagerAddr == nil {
+		return netip.Addr{}, cl.Manager, false
+	}
+	a, ok := c.cfg.ManagerAddr(cl.Manager, cl.Location)
+	return a, "Azure Machine Learning", ok
 }

@@ -108,6 +108,10 @@ type Cluster struct {
 	// Fits is how many nodes the subnet has addresses for (fewer than
 	// max_nodes: partial allocation).
 	Fits int
+	// Manager is the service tag whose address manages the nodes and
+	// checks them on 29876-29877: "" or ManagerBatch for a training
+	// cluster, ManagerAML for an inference cluster.
+	Manager string
 }
 
 // Config configures a Controller.
@@ -118,6 +122,10 @@ type Config struct {
 	// ManagementAddr is the address Batch node management calls from in
 	// a region (inside BatchNodeManagement.<region>).
 	ManagementAddr func(location string) (netip.Addr, bool)
+	// ManagerAddr is the address another manager (a cluster's Manager,
+	// such as AzureMachineLearning) calls from in a region; nil when only
+	// Batch manages nodes.
+	ManagerAddr func(tag, location string) (netip.Addr, bool)
 	// Interval is how often every node is checked (0: 2s).
 	Interval time.Duration
 	// UnusableLimit is how many nodes in a row may turn unusable right

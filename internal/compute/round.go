@@ -206,15 +206,16 @@ func (cl *cluster) expose(ctx context.Context, n *node) error {
 	return nil
 }
 
-// check reaches a node's management ports through the fabric from a
-// BatchNodeManagement address, as Batch does: refused → unusable, with the
-// deciding rule; answered → idle (or running).
+// check reaches a node's management ports through the fabric from the
+// cluster's manager's address (BatchNodeManagement, as Batch does, or
+// AzureMachineLearning for an inference cluster): refused → unusable,
+// with the deciding rule; answered → idle (or running).
 func (cl *cluster) check(ctx context.Context, n *node) {
 	spec := cl.settings()
-	from, ok := cl.c.cfg.ManagementAddr(spec.Location)
+	from, manager, ok := cl.c.managerAddr(spec)
 	reason := ""
 	if !ok {
-		reason = "no BatchNodeManagement." + spec.Location + " address: the service tags in use have no such tag"
+		reason = "no " + spec.managerTag() + "." + spec.Location + " address: the service tags in use have no such tag"
 	}
 	for _, port := range []uint16{PortManagement, PortControl} {
 		if reason != "" {
@@ -228,9 +229,9 @@ func (cl *cluster) check(ctx context.Context, n *node) {
 		}
 		if err := n.agent.Check(ctx, port, dial); err != nil {
 			if denied != nil {
-				reason = fmt.Sprintf("Batch node management cannot reach the node on TCP %d: %s", port, denied.Verdict.Explain())
+				reason = fmt.Sprintf("%s cannot reach the node on TCP %d: %s", manager, port, denied.Verdict.Explain())
 			} else {
-				reason = fmt.Sprintf("Batch node management gets no answer from the node on TCP %d: %v", port, err)
+				reason = fmt.Sprintf("%s gets no answer from the node on TCP %d: %v", manager, port, err)
 			}
 		}
 	}

@@ -50,6 +50,12 @@ func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server
 			}
 			return netip.Addr{}, false
 		},
+		ManagerAddr: func(tag, loc string) (netip.Addr, bool) {
+			if s := srv.Load(); s != nil {
+				return s.ManagerAddr(tag, loc)
+			}
+			return netip.Addr{}, false
+		},
 		Interval: o.NodeCheckInterval,
 		Logger:   log,
 	}), nil

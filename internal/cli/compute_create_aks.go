@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vnetml/vnetml/internal/armerror"
+)
+
+// aksFlags are `vnetml compute create --type aks`'s: the SDK's
+// AksCompute.provisioning_configuration (surface §A.5).
+type aksFlags struct {
+	agentCount       string
+	purpose          string
+	lbType           string
+	lbSubnet         string
+	serviceCIDR      string
+	dnsServiceIP     string
+	dockerBridgeCIDR string
+	sslCname         string
+	sslCertFile      string
+	sslKeyFile       string
+	sslLeafDomain    string
+}
+
+func (a *aksFlags) register(f *pflag.FlagSet) {
+	f.Var(text(&a.agentCount, "N"), "agent-count", "--type aks: the cluster's agent nodes (default 3)")
+	f.Var(text(&a.purpose, "FastProd|DevTest"), "cluster-purpose", "--type aks: FastProd (default; at least 12 vCPUs in all) or DevTest")
+	f.Var(text(&a.lbType, "PublicIp|InternalLoadBalancer"), "load-balancer-type", "--type aks: where scoring calls arrive: a public IP (default) or an address of the virtual network")
+	f.Var(text(&a.lbSubnet, "SUBNET"), "load-balancer-subnet", "--type aks: the internal load balancer's subnet (default aks-subnet)")
+	f.Var(text(&a.serviceCIDR, "CIDR"), "service-cidr", "--type aks: the Kubernetes service range: private, in no subnet or peered network")
+	f.Var(text(&a.dnsServiceIP, "IP"), "dns-service-ip", "--type aks: the cluster DNS address, inside --service-cidr (not its first address)")
+	f.Var(text(&a.dockerBridgeCIDR, "CIDR"), "docker-bridge-cidr", "--type aks: the Docker bridge range, overlapping neither the network nor --service-cidr")
+	f.Var(text(&a.sslCname, "NAME"), "ssl-cname", "--type aks: the scoring endpoint's TLS name (with --ssl-cert-file and --ssl-key-file)")
+	f.Var(text(&a.sslCertFile, "FILE"), "ssl-cert-file", "--type aks: the scoring endpoint's PEM certificate")
+	f.Var(text(&a.sslKeyFile, "FILE"), "ssl-key-file", "--type aks: the certificate's PEM key")
+	f.Var(text(&a.sslLeafDomain, "LABEL"), "ssl-leaf-domain-label", "--type aks: a generated certificate's leaf domain label (instead of your own)")
+}
+
+// set reports whether any AKS flag was given.
+func (a *aksFlags) set() bool {
+	return a.agentCount != "" || a.purpose != "" || a.lbType != "" || a.lbSubnet != "" || a.serviceCIDR != "" || a.dnsServiceIP != "" ||
+		a.dockerBridgeCIDR != "" || a.sslCname != "" || a.sslCertFile != "" || a.sslKeyFile != "" || a.sslLeafDomain != ""
+}
+
+// runAKS creates an inference cluster (computeType AKS). The server
+// checks the settings as the SDK does and the network as Azure CNI does.
+func (c *computeCreateCmd) runAKS(ctx context.Context, args []string) error {
+	var l armerror.List
+	c.ws.check(&l, "to create the compute in")
+	timeout, interval := c.wait.check(&l)
+	a := &c.aks
+	props := map[string]any{}
+	if n, ok := intArg(&l, "--agent-count", a.agentCount); ok {
+		props["agentCount"] = n
+	}
+	for _, amlOnly := range []struct{ flag, v string }{{"--min-nodes", c.minNodes}, {"--max-nodes", c.maxNodes}, {"--vm-priority", c.vmPriority},
+		{"--idle-seconds-before-scaledown", c.idleSeconds}, {"--admin-username", c.adminUser}, {"--remote-login-port-public-access", c.remoteLogin}} {
+		if amlOnly.v != "" {
+			l.Addf(codeInvalidArgument, amlOnly.flag, "%s is a setting of AmlCompute clusters, not of --type aks (an inference cluster has --agent-count nodes)", amlOnly.flag)
+		}
+	}
+	if l.Len() > 0 {
+		return usageErr(l.In("the command line"))
+	}
+	cert, err := readFlagFile(c.env.stdin, "--ssl-cert-file", a.sslCertFile, "")
+	if err != nil {
+		return err
+	}
+	key, err := readFlagFile(c.env.stdin, "--ssl-key-file", a.sslKeyFile, "")
+	if err != nil {
+		return err
+	}
+	cl, ws, err := c.ws.open(ctx)
+	if err != nil {
+		return err
+	}
+	set := func(k, v string) {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	set("agentVmSize", c.vmSize)
+	set("clusterPurpose", a.purpose)
+	set("loadBalancerType", a.lbType)
+	set("loadBalancerSubnet", a.lbSubnet)
+	if a.sslCname != "" || cert != "" || key != "" || a.sslLeafDomain != "" {
+		ssl := map[string]any{"status": "Enabled"}
+		if a.sslLeafDomain != "" {
+			ssl["status"], ssl["leafDomainLabel"] = "Auto", a.sslLeafDomain
+		}
+		for k, v := range map[string]string{"cname": a.sslCname, "cert": cert, "key": key} {
+			if v != "" {
+				ssl[k] = v
+			}
+		}
+		props["sslConfiguration"] = ssl
+	}
+	subnet := c.subnet
+	if subnet == "" && (c.vnetGroup != "" || c.vnetName != "" || c.subnetName != "") {
+		subnet = "/subscriptions/" + strings.Split(ws, "/")[2] + "/resourceGroups/" + c.vnetGroup + "/providers/Microsoft.Network/virtualNetworks/" + c.vnetName + "/subnets/" + c.subnetName
+	}
+	if subnet != "" || a.serviceCIDR != "" || a.dnsServiceIP != "" || a.dockerBridgeCIDR != "" {
+		id := subnet
+		if subnet != "" && !strings.HasPrefix(subnet, "/") {
+			if id, err = subnetRef(ws, subnet); err != nil {
+				return err
+			}
+		}
+		props["aksNetworkingConfiguration"] = map[string]any{"subnetId": id, "serviceCidr": a.serviceCIDR, "dnsServiceIP": a.dnsServiceIP, "dockerBridgeCidr": a.dockerBridgeCIDR}
+	}
+	body := map[string]any{"properties": map[string]any{"computeType": "AKS", "description": c.description, "properties": props}}
+	name := args[0]
+	id := ws + "/computes/" + name
+	doc, err := createOnly(ctx, cl, computeType, id, body, "delete it first to change it (vnetml compute delete "+name+" -w "+lastSegment(ws)+")")
+	if err != nil {
+		return retargetErr(err, aksTargets)
+	}
+	if !c.wait.wait {
+		if c.out.json() {
+			return writeJSON(c.env.stdout, doc)
+		}
+		return printCompute(c.env.stdout, doc)
+	}
+	transcript := c.env.stdout
+	if c.out.json() {
+		transcript = c.env.stderr
+	}
+	cw := &computeWaiter{w: transcript, interval: interval, timeout: timeout, now: time.Now, sleep: sleepCtx,
+		poll: func(ctx context.Context) (computePoll, error) {
+			d, err := cl.Get(ctx, id)
+			if err != nil {
+				return computePoll{}, err
+			}
+			doc = d
+			return decodePoll(d)
+		}}
+	start := time.Now()
+	last, outcome, err := cw.run(ctx)
+	if err == nil && outcome == waitMinNodes {
+		last, err = cw.settle(ctx, last, start)
+	}
+	if err != nil {
+		return err
+	}
+	if c.out.json() {
+		if err := writeJSON(c.env.stdout, doc); err != nil {
+			return err
+		}
+	}
+	return waitResult(name, lastSegment(ws), timeout, last, outcome)
+}
+
+// aksTargets name the flag of each field the server may refuse.
+var aksTargets = map[string]string{
+	"properties.properties.agentCount":                                  "--agent-count",
+	"properties.properties.agentVmSize":                                 "--vm-size",
+	"properties.properties.clusterPurpose":                              "--cluster-purpose",
+	"properties.properties.loadBalancerType":                            "--load-balancer-type",
+	"properties.properties.loadBalancerSubnet":                          "--load-balancer-subnet",
+	"properties.properties.aksNetworkingConfiguration.subnetId":         "--subnet",
+	"properties.properties.aksNetworkingConfiguration.serviceCidr":      "--service-cidr",
+	"properties.properties.aksNetworkingConfiguration.dnsServiceIP":     "--dns-service-ip",
+	"properties.properties.aksNetworkingConfiguration.dockerBridgeCidr": "--docker-bridge-cidr",
+	"properties.properties.sslConfiguration.cname":                      "--ssl-cname",
+	"properties.properties.sslConfiguration.cert":                       "--ssl-cert-file",
+	"properties.properties.sslConfiguration.key":                        "--ssl-key-file",
+	"properties.properties.sslConfiguration.leafDomainLabel":            "--ssl-leaf-domain-label",
+}
