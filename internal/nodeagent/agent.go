@@ -27,8 +27,12 @@ type config struct {
 	StateDir  string
 	Lease     time.Duration
 	// JobGrace is how long a job has between SIGTERM and SIGKILL when it
-	// is canceled or runs out of time.
+	// is canceled or runs out of time, and a replica when it is stopped.
 	JobGrace time.Duration
+	// ReplicaInitTimeout bounds a replica's start, init() included;
+	// ReplicaBackoff is the wait before a crashed replica's first restart.
+	ReplicaInitTimeout time.Duration
+	ReplicaBackoff     time.Duration
 }
 
 func (c *config) validate() error {
@@ -45,6 +49,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--lease %v: give a positive duration, such as 10m", c.Lease)
 	case c.JobGrace <= 0:
 		return fmt.Errorf("--job-grace %v: give a positive duration, such as 10s", c.JobGrace)
+	case c.ReplicaInitTimeout <= 0:
+		return fmt.Errorf("--replica-init-timeout %v: give a positive duration, such as 5m", c.ReplicaInitTimeout)
+	case c.ReplicaBackoff <= 0:
+		return fmt.Errorf("--replica-backoff %v: give a positive duration, such as 1s", c.ReplicaBackoff)
 	}
 	if fi, err := os.Stat(c.StateDir); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
@@ -122,16 +130,22 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 	defer cln.Close()
 	rd := readyLine{PID: a.pid, Management: mln.Addr().(*net.TCPAddr).AddrPort(), Control: cln.Addr().(*net.TCPAddr).AddrPort()}
 
-	// Jobs of an agent of this node that died are ended, and their
-	// directories removed, before this one runs any.
+	// Jobs and replicas of an agent of this node that died are ended, and
+	// their directories removed, before this one runs any.
 	if killed := killRecordedJobs(c.StateDir); len(killed) > 0 {
-		log.Warn("node agent: killed the jobs a previous agent of this node left", "groups", killed)
+		log.Warn("node agent: killed the jobs and replicas a previous agent of this node left", "groups", killed)
 	}
 	os.RemoveAll(filepath.Join(c.StateDir, jobsDir))
+	os.RemoveAll(filepath.Join(c.StateDir, replicasDir))
 	if a.jobs, err = newJobs(c.StateDir, c.NodeID, c.JobGrace, log); err != nil {
 		return err
 	}
 	defer a.jobs.shutdown(context.Background()) // when the agent fails to start; a no-op after the one below
+	// The replicas leave the node as the jobs do: through the jobs' uplink
+	// and node-local proxy, which outlive them.
+	a.replicas = newReplicas(c.StateDir, c.NodeID, replicaConfig{grace: c.JobGrace, initTimeout: c.ReplicaInitTimeout, backoff: c.ReplicaBackoff},
+		a.jobs.up, a.jobs.proxy, log)
+	defer a.replicas.shutdown()
 
 	rec := record{NodeID: c.NodeID, ClusterID: c.ClusterID, PID: a.pid, Management: rd.Management, Control: rd.Control, StartedAt: a.start.UTC()}
 	if err := writeRecord(c.StateDir, rec); err != nil {
@@ -168,7 +182,9 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 	case err := <-served:
 		exit = fmt.Errorf("serving: %w", err)
 	}
-	// The jobs die at once; what they have to report gets a few seconds.
+	// The replicas and jobs die at once; what the jobs have to report
+	// gets a few seconds.
+	a.replicas.shutdown()
 	jctx, jcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	a.jobs.shutdown(jctx)
 	jcancel()
@@ -188,12 +204,13 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 
 // agent is the running agent's state.
 type agent struct {
-	cfg    config
-	secret []byte
-	pid    int
-	start  time.Time
-	lease  lease
-	jobs   *jobs
+	cfg      config
+	secret   []byte
+	pid      int
+	start    time.Time
+	lease    lease
+	jobs     *jobs
+	replicas *replicas
 }
 
 // server serves one port. Every request must carry the node secret;
@@ -205,6 +222,7 @@ func (a *agent) server(management bool) *http.Server {
 		mux.HandleFunc("POST /v1/lease", a.renew)
 	} else {
 		a.jobRoutes(mux)
+		a.replicaRoutes(mux)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.authorized(r) {

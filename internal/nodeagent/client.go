@@ -13,6 +13,7 @@ import (
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/job"
+	"github.com/vnetml/vnetml/internal/replica"
 )
 
 // Dial connects to one of a node's ports, ManagementPort or ControlPort, as
@@ -45,10 +46,11 @@ func (a *Agent) Loopback() Dial {
 	}
 }
 
-// StatusError is an agent's answer other than success (200 OK, or 202
-// Accepted where a call expects it). A busy node answers SubmitJob with
-// 409 and code NodeBusy; an unknown run is 404, code JobNotFound; a spec
-// the agent refuses is 400, code InvalidJobSpec.
+// StatusError is an agent's answer other than success (200 OK, 202
+// Accepted or 204 No Content). A busy node answers SubmitJob with 409 and
+// code NodeBusy; an unknown run is 404, code JobNotFound; a spec the agent
+// refuses is 400, code InvalidJobSpec (InvalidReplicaSpec for a replica);
+// an unknown replica is 404, code ReplicaNotFound.
 type StatusError struct {
 	Port       uint16
 	StatusCode int
@@ -136,16 +138,74 @@ func (a *Agent) RebindJob(ctx context.Context, dial Dial, runID, proxy string) e
 	return a.request(ctx, dial, ControlPort, http.MethodPost, "/v1/jobs/"+url.PathEscape(runID)+"/rebind", job.Rebind{Proxy: proxy}, &st)
 }
 
+// StartReplica hands a replica to the agent through its control port
+// (29877). The agent answers at once, in state Starting (202); the same id
+// and generation again answers its status (200); a new generation
+// replaces the replica of that id. A nil dial is a.Loopback().
+func (a *Agent) StartReplica(ctx context.Context, dial Dial, spec replica.Spec) (replica.Status, error) {
+	var st replica.Status
+	err := a.request(ctx, dial, ControlPort, http.MethodPost, "/v1/replicas", spec, &st)
+	return st, err
+}
+
+// Replicas lists the replicas of the node, by id.
+func (a *Agent) Replicas(ctx context.Context, dial Dial) ([]replica.Status, error) {
+	var all []replica.Status
+	err := a.request(ctx, dial, ControlPort, http.MethodGet, "/v1/replicas", nil, &all)
+	return all, err
+}
+
+// ReplicaStatus asks the agent about one replica; an unknown one is a
+// *StatusError of 404, code ReplicaNotFound.
+func (a *Agent) ReplicaStatus(ctx context.Context, dial Dial, id string) (replica.Status, error) {
+	var st replica.Status
+	err := a.request(ctx, dial, ControlPort, http.MethodGet, "/v1/replicas/"+url.PathEscape(id), nil, &st)
+	return st, err
+}
+
+// ReplicaLogs returns the replica's output: stdout and stderr of its
+// processes, restarts included, the last replica.MaxLogBytes of it.
+func (a *Agent) ReplicaLogs(ctx context.Context, dial Dial, id string) (string, error) {
+	var logs string
+	err := a.roundTrip(ctx, dial, ControlPort, http.MethodGet, "/v1/replicas/"+url.PathEscape(id)+"/logs", nil, func(r io.Reader) error {
+		b, err := io.ReadAll(io.LimitReader(r, replica.MaxLogBytes+1))
+		logs = string(b)
+		return err
+	})
+	return logs, err
+}
+
+// StopReplica stops a replica (SIGTERM, the agent's grace period, SIGKILL)
+// and forgets it. It returns once the replica's processes are gone.
+func (a *Agent) StopReplica(ctx context.Context, dial Dial, id string) error {
+	return a.request(ctx, dial, ControlPort, http.MethodDelete, "/v1/replicas/"+url.PathEscape(id), nil, nil)
+}
+
 // call makes a request without a body.
 func (a *Agent) call(ctx context.Context, dial Dial, port uint16, method, path string, out any) error {
 	return a.request(ctx, dial, port, method, path, nil, out)
 }
 
-// request makes one request on a connection of its own: no keep-alive, so
-// that each call is a new flow that the fabric decides under the rules of
-// the moment (an established connection would survive a rule change, as
-// in Azure). in, if not nil, is sent as JSON.
+// request makes one request and decodes its JSON answer into out (nil:
+// an answer without a body, 204). in, if not nil, is sent as JSON.
 func (a *Agent) request(ctx context.Context, dial Dial, port uint16, method, path string, in, out any) error {
+	return a.roundTrip(ctx, dial, port, method, path, in, func(r io.Reader) error {
+		if out == nil {
+			return nil
+		}
+		if err := json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(out); err != nil {
+			return fmt.Errorf("nodeagent: node %s port %d: unreadable answer: %w", a.NodeID, port, err)
+		}
+		return nil
+	})
+}
+
+// roundTrip makes one request on a connection of its own: no keep-alive,
+// so that each call is a new flow that the fabric decides under the rules
+// of the moment (an established connection would survive a rule change,
+// as in Azure). in, if not nil, is sent as JSON. A success (200, 202 or
+// 204) is read by read; anything else is a *StatusError.
+func (a *Agent) roundTrip(ctx context.Context, dial Dial, port uint16, method, path string, in any, read func(io.Reader) error) error {
 	if dial == nil {
 		dial = a.Loopback()
 	}
@@ -179,17 +239,16 @@ func (a *Agent) request(ctx context.Context, dial Dial, port uint16, method, pat
 		return fmt.Errorf("nodeagent: node %s port %d: %w", a.NodeID, port, err)
 	}
 	defer resp.Body.Close()
-	answer := io.LimitReader(resp.Body, 64<<10)
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		e := &StatusError{Port: port, StatusCode: resp.StatusCode}
-		var env armerror.Envelope
-		if json.NewDecoder(answer).Decode(&env) == nil {
-			e.Err = env.Error
-		}
-		return e
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted:
+		return read(resp.Body)
+	case http.StatusNoContent:
+		return nil
 	}
-	if err := json.NewDecoder(answer).Decode(out); err != nil {
-		return fmt.Errorf("nodeagent: node %s port %d: unreadable answer: %w", a.NodeID, port, err)
+	e := &StatusError{Port: port, StatusCode: resp.StatusCode}
+	var env armerror.Envelope
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil {
+		e.Err = env.Error
 	}
-	return nil
+	return e
 }

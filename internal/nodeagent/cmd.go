@@ -58,7 +58,9 @@ Every flag may also be given as an environment variable.`,
 	f.StringVar(&c.TokenFile, "token-file", "", "the file of mode 0600 holding the node secret ($VNETML_AGENT_TOKEN_FILE)")
 	f.StringVar(&c.StateDir, "state-dir", "", "the node's state directory, where agent.json goes ($VNETML_AGENT_STATE_DIR)")
 	f.DurationVar(&c.Lease, "lease", DefaultLease, "exit when no authenticated management request came for this long ($VNETML_AGENT_LEASE)")
-	f.DurationVar(&c.JobGrace, "job-grace", DefaultJobGrace, "how long a canceled or timed-out job has between SIGTERM and SIGKILL ($VNETML_AGENT_JOB_GRACE)")
+	f.DurationVar(&c.JobGrace, "job-grace", DefaultJobGrace, "how long a canceled or timed-out job, or a stopped replica, has between SIGTERM and SIGKILL ($VNETML_AGENT_JOB_GRACE)")
+	f.DurationVar(&c.ReplicaInitTimeout, "replica-init-timeout", DefaultReplicaInitTimeout, "how long a replica's init() may run before the replica fails ($VNETML_AGENT_REPLICA_INIT_TIMEOUT)")
+	f.DurationVar(&c.ReplicaBackoff, "replica-backoff", DefaultReplicaBackoff, "the wait before a crashed replica's first restart; it doubles with each crash ($VNETML_AGENT_REPLICA_BACKOFF)")
 	cmd.SetContext(context.Background())
 	return cmd
 }
@@ -71,6 +73,9 @@ var envOf = map[string]string{
 	"state-dir":  "VNETML_AGENT_STATE_DIR",
 	"lease":      "VNETML_AGENT_LEASE",
 	"job-grace":  "VNETML_AGENT_JOB_GRACE",
+
+	"replica-init-timeout": "VNETML_AGENT_REPLICA_INIT_TIMEOUT",
+	"replica-backoff":      "VNETML_AGENT_REPLICA_BACKOFF",
 }
 
 // flagsFromEnv sets each flag not given on the command line from its

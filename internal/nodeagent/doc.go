@@ -1,7 +1,8 @@
 // Package nodeagent owns the node agent of a compute node (DESIGN.md §2,
 // §7): the `vnetml agent` process that each node of a cluster is, the jobs
-// it runs (one attempt of a run at a time, by package job's contract), and
-// the Spawner with which the server starts, watches, adopts and stops those
+// it runs (one attempt of a run at a time, by package job's contract), the
+// web-service replicas it serves (package replica's contract), and the
+// Spawner with which the server starts, watches, adopts and stops those
 // processes.
 //
 // # What the agent is
@@ -31,8 +32,10 @@
 //
 // An unknown run is 404 JobNotFound. Agent.SubmitJob, JobStatus, CancelJob
 // and RebindJob are the client. GET /v1/health says "running" while an
-// attempt is in progress, "idle" otherwise. The agent runs no scoring
-// replicas yet.
+// attempt is in progress, "idle" otherwise (replicas do not count). The
+// replica routes are package replica's (POST, GET and DELETE
+// /v1/replicas..., GET /v1/replicas/{id}/logs); Agent.StartReplica,
+// Replicas, ReplicaStatus, ReplicaLogs and StopReplica are the client.
 //
 // # Jobs
 //
@@ -72,13 +75,61 @@
 // removed. A 409 to an event means the attempt is no longer the run's:
 // the job is stopped and nothing more is reported or uploaded.
 //
+// # Replicas
+//
+// A node serves any number of replicas at once, each a replica.Spec: an id
+// (e.g. myservice-2) and a generation (from 1). The same id and generation
+// again answers its status (200), whatever its state: the server retries a
+// Failed replica with a new generation, which replaces the replica of the
+// id (the old one is stopped, then the new one starts; 202); an older
+// generation is refused, 409 StaleReplicaGeneration. A spec the agent
+// cannot serve is 400 InvalidReplicaSpec, naming every problem; an unknown
+// id is 404 ReplicaNotFound. Each POST's Proxy becomes the node's egress
+// proxy, as a job's rebind does (a restarted server re-posts its replicas
+// through its new one).
+//
+//   - Starting: a replica directory <state dir>/replicas/<id>-<generation>/
+//     with ca.pem and lib/ (the run context, as a job's, and
+//     vnetml_score.py), model/ with the model's files, each downloaded
+//     over HTTPS through the node's egress proxy trusting the deployment CA
+//     only, as a snapshot is (a refusal is explained as a job's is, naming
+//     the deciding rule or quoting the storage firewall: Failed,
+//     ModelDownload), and app/ with the entry script. Then
+//     `python3 lib/vnetml_score.py --entry app/<script> --port 0 ...` in
+//     app/, in a process group of its own, with a job's environment (the
+//     agent's PATH, LANG, LC_*, TZ and TMPDIR and nothing else of it, HOME,
+//     the service's Env, the proxy variables, SSL_CERT_FILE,
+//     REQUESTS_CA_BUNDLE, PYTHONPATH with the run context first,
+//     PYTHONUNBUFFERED=1) and AZUREML_MODEL_DIR (model/).
+//   - Running, with Port, once the scoring server prints its ready line
+//     (init() returned and it listens on 127.0.0.1:Port). A server that
+//     exits first (status 3: the entry script failed to load or init()
+//     raised), or is not ready within --replica-init-timeout (5 minutes;
+//     it is killed), makes the replica Failed, InitFailed, with the end of
+//     its output: the traceback.
+//   - A server that exits once Running crashed: the replica is Starting
+//     again, with Error ReplicaCrashed, Restarts counted, and a new server
+//     after a backoff (--replica-backoff, 1 s, doubling with each crash
+//     within 10 minutes, up to a minute), on a new Port that the server
+//     exposes anew. The sixth crash within 10 minutes makes it Failed,
+//     CrashLoop. A restarted server that fails to start fails the replica
+//     as a first start does.
+//
+// stdout and stderr of a replica's servers, one after the other, and a line
+// of the agent's at each crash or failure, are kept in memory (the last
+// replica.MaxLogBytes) for the logs route. DELETE stops the replica
+// (SIGTERM, the grace period of --job-grace, SIGKILL), removes its
+// directory and forgets it, and answers once its processes are gone. A
+// Failed replica's processes and directory are gone; its status and log
+// are kept until it is deleted or replaced.
+//
 // # The node's egress
 //
 // Every connection of the node leaves through Spec.Proxy, the fabric's
 // egress proxy for the node (none on a kernel fabric), which a rebind
 // replaces. The agent's own requests (downloads, uploads, reports) use it
-// directly. Jobs get HTTP_PROXY and HTTPS_PROXY (and their lower-case
-// forms) pointing at a node-local proxy on 127.0.0.1 with credentials of
+// directly. Jobs and replicas get HTTP_PROXY and HTTPS_PROXY (and their
+// lower-case forms) pointing at a node-local proxy on 127.0.0.1 with credentials of
 // its own, which chains each CONNECT and plain HTTP request to the proxy
 // of the moment and relays its refusals as they came (403,
 // X-Vnetml-Denied, X-Vnetml-Destination, the explanation), so that a
@@ -111,6 +162,8 @@
 //	jobs/       the job directories: ca.pem, wd/, 70_driver_log.txt, and
 //	            process.json while the job runs (see below)
 //	snapshots/  the snapshot cache, <sha256>.tar.gz
+//	replicas/   the replica directories: ca.pem, lib/, model/, app/, and
+//	            process.json while a server runs
 //
 // # Processes and adoption
 //
@@ -122,7 +175,9 @@
 // killed.
 //
 // A job is a process group of its own, so that stopping it takes what it
-// started, and it must not outlive its agent either: its leader has a
+// started, and it must not outlive its agent either (nor must a replica's
+// scoring server, which is one the same way, with a process.json in its
+// replica directory): its leader has a
 // death signal (SIGKILL when the agent dies, on Linux), and process.json
 // records its group with the leader's start time and a random tag that
 // every process of the job carries in its environment (VNETML_JOB_TAG).
@@ -130,7 +185,8 @@
 // starts — the recorded groups are killed, each only if one of its
 // processes proves it is still the job's (the leader as recorded, or the
 // tag): a group id is not reused while a process of the group lives. An
-// agent asked to stop kills its jobs at once and gives their reports 3 s.
+// agent asked to stop kills its replicas and jobs at once and gives the
+// jobs' reports 3 s.
 //
 // A restarted server lists the state directories nobody manages with
 // Spawner.Orphans and either adopts their agents (Spawner.Adopt) or reaps

@@ -80,32 +80,43 @@ func badRequest(code, format string, args ...any) *apiError {
 	return &apiError{http.StatusBadRequest, armerror.New(code, "", format, args...)}
 }
 
-// api turns a handler's answer or error into the response.
+// api turns a handler's answer or error into the response; 204 has no
+// body.
 func api(h func(*http.Request) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		code, v, err := h(r)
-		if err == nil {
-			writeJSON(w, code, v)
-			return
-		}
-		var (
-			ae   *apiError
-			busy *busyError
-		)
 		switch {
-		case errors.As(err, &ae):
-		case errors.As(err, &busy):
-			ae = &apiError{http.StatusConflict, armerror.New("NodeBusy", "", "%s", busy.Error())}
-		case errors.Is(err, errNoRun):
-			ae = &apiError{http.StatusNotFound, armerror.New("JobNotFound", "runId",
-				"this node has no attempt of run %q: it was never submitted here, or was forgotten", r.PathValue("runId"))}
-		case errors.Is(err, errClosed):
-			ae = &apiError{http.StatusServiceUnavailable, armerror.New("NodeStopping", "", "%v", err)}
+		case err != nil:
+			writeError(w, r, err)
+		case code == http.StatusNoContent:
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(code)
 		default:
-			ae = &apiError{http.StatusInternalServerError, armerror.New("InternalError", "", "%v", err)}
+			writeJSON(w, code, v)
 		}
-		writeJSON(w, ae.status, armerror.Envelope{Error: ae.err})
 	}
+}
+
+// writeError maps an error to its status and ARM's error shape, in one
+// place.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ae   *apiError
+		busy *busyError
+	)
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &busy):
+		ae = &apiError{http.StatusConflict, armerror.New("NodeBusy", "", "%s", busy.Error())}
+	case errors.Is(err, errNoRun):
+		ae = &apiError{http.StatusNotFound, armerror.New("JobNotFound", "runId",
+			"this node has no attempt of run %q: it was never submitted here, or was forgotten", r.PathValue("runId"))}
+	case errors.Is(err, errClosed):
+		ae = &apiError{http.StatusServiceUnavailable, armerror.New("NodeStopping", "", "%v", err)}
+	default:
+		ae = &apiError{http.StatusInternalServerError, armerror.New("InternalError", "", "%v", err)}
+	}
+	writeJSON(w, ae.status, armerror.Envelope{Error: ae.err})
 }
 
 func decodeBody(r *http.Request, v any) error {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/job"
@@ -72,11 +73,14 @@ func (r procRecord) kill() bool {
 	return true
 }
 
-// killRecordedJobs kills the process groups of the jobs recorded under a
-// node's state directory, each only if it is still that job's, and
-// removes the records. It returns the groups killed.
+// killRecordedJobs kills the process groups of the jobs and replicas
+// recorded under a node's state directory, each only if it is still that
+// job's or replica's, and removes the records. It returns the groups
+// killed.
 func killRecordedJobs(stateDir string) []int {
 	matches, _ := filepath.Glob(filepath.Join(stateDir, jobsDir, "*", procFile))
+	more, _ := filepath.Glob(filepath.Join(stateDir, replicasDir, "*", procFile))
+	matches = append(matches, more...)
 	var killed []int
 	for _, m := range matches {
 		b, err := readSmall(m)
@@ -115,33 +119,7 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 	// Stdin nil is /dev/null; one pipe takes both stdout and stderr, in
 	// the order the job writes them.
 	cmd := &exec.Cmd{Path: path, Args: a.spec.Argv, Dir: a.wd(), Env: env, Stdout: pw, Stderr: pw}
-	newGroup(cmd)
-	setDeathSignal(cmd)
-
-	started := make(chan error, 1)
-	exited := make(chan *os.ProcessState, 1)
-	go func() {
-		// The kernel sends the death signal when the THREAD that started
-		// the job exits, not the agent: keep this one until the job ends.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		if waitExited(cmd.Process.Pid) {
-			// The leader is gone but not reaped: its group is still
-			// surely the job's, so what it left there goes with it now,
-			// tag or no tag (a child started with a clean environment
-			// has none, and rec.kill could not prove it the job's).
-			killGroupID(cmd.Process.Pid)
-		}
-		cmd.Wait()
-		a.reaped.Store(true)
-		exited <- cmd.ProcessState
-	}()
-	err = <-started
+	exited, err := startGroup(cmd, &a.reaped)
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -196,12 +174,51 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 	return res, true, stopped
 }
 
-// stopProcess stops the job's process group: SIGTERM, the grace period,
-// SIGKILL; SIGKILL at once when the agent is stopping.
-func (a *attempt) stopProcess(p *os.Process, exited <-chan *os.ProcessState) *os.ProcessState {
+// startGroup starts cmd as the leader of a process group of its own that
+// cannot outlive the agent: the leader has the death signal, and once it
+// exits what it left in its group is killed before it is reaped. It
+// returns once cmd started (or could not); exited then receives the
+// leader's state once it is reaped, after reaped is set. cmd's Stdout and
+// Stderr must be files (pipes), so that reaping waits for no copying.
+func startGroup(cmd *exec.Cmd, reaped *atomic.Bool) (<-chan *os.ProcessState, error) {
+	newGroup(cmd)
+	setDeathSignal(cmd)
+	started := make(chan error, 1)
+	exited := make(chan *os.ProcessState, 1)
+	go func() {
+		// The kernel sends the death signal when the THREAD that started
+		// the process exits, not the agent: keep this one until it ends.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		if waitExited(cmd.Process.Pid) {
+			// The leader is gone but not reaped: its group is still
+			// surely ours, so what it left there goes with it now, tag
+			// or no tag (a child started with a clean environment has
+			// none, and procRecord.kill could not prove it ours).
+			killGroupID(cmd.Process.Pid)
+		}
+		cmd.Wait()
+		reaped.Store(true)
+		exited <- cmd.ProcessState
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
+}
+
+// stopGroup stops a process group startGroup started: SIGTERM to the
+// group, up to grace (cut short when hurry closes), then SIGKILL; SIGKILL
+// at once when grace is 0. It returns the leader's state.
+func stopGroup(p *os.Process, reaped *atomic.Bool, exited <-chan *os.ProcessState, grace time.Duration, hurry <-chan struct{}) *os.ProcessState {
 	signal := func(hard bool) {
-		if a.reaped.Load() {
-			return // the group's leftovers are rec.kill's, which checks they are the job's
+		if reaped.Load() {
+			return // the group's leftovers are procRecord.kill's, which checks they are ours
 		}
 		if hard {
 			kill(p, true)
@@ -209,21 +226,31 @@ func (a *attempt) stopProcess(p *os.Process, exited <-chan *os.ProcessState) *os
 			terminate(p, true)
 		}
 	}
-	if a.stopReason() == stopShutdown {
+	if grace <= 0 {
 		signal(true)
 		return <-exited
 	}
 	signal(false)
-	t := time.NewTimer(a.j.grace)
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case ps := <-exited:
 		return ps
 	case <-t.C:
-	case <-a.j.stopping:
+	case <-hurry:
 	}
 	signal(true)
 	return <-exited
+}
+
+// stopProcess stops the job's process group: SIGTERM, the grace period,
+// SIGKILL; SIGKILL at once when the agent is stopping.
+func (a *attempt) stopProcess(p *os.Process, exited <-chan *os.ProcessState) *os.ProcessState {
+	grace := a.j.grace
+	if a.stopReason() == stopShutdown {
+		grace = 0
+	}
+	return stopGroup(p, &a.reaped, exited, grace, a.j.stopping)
 }
 
 // copyLog appends the job's output to the driver log until the pipe ends.
@@ -253,20 +280,13 @@ func (a *attempt) copyLog(r *os.File, w *os.File) {
 // anything else of it: the agent's environment is the server's business),
 // the run's own, and the platform's, which win.
 func (a *attempt) env() []string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "PATH" || k == "LANG" || k == "TZ" || k == "TMPDIR" || strings.HasPrefix(k, "LC_") {
-			m[k] = v
-		}
-	}
+	m := agentEnv()
 	maps.Copy(m, a.spec.Env)
-	proxy := a.j.proxy.URL()
-	ca := filepath.Join(a.dir, caFile)
 	nodeID := a.spec.NodeID
 	if nodeID == "" {
 		nodeID = a.j.nodeID
 	}
+	maps.Copy(m, egressEnv(a.j.proxy.URL(), filepath.Join(a.dir, caFile)))
 	maps.Copy(m, map[string]string{
 		"HOME":                 a.dir,
 		job.EnvRunID:           a.spec.RunID,
@@ -277,23 +297,53 @@ func (a *attempt) env() []string {
 		job.EnvArtifactsURL:    a.spec.Artifacts.URL,
 		job.EnvArtifactsPrefix: a.spec.Artifacts.Prefix,
 		job.EnvNodeID:          nodeID,
-		"HTTP_PROXY":           proxy,
-		"HTTPS_PROXY":          proxy,
-		"http_proxy":           proxy,
-		"https_proxy":          proxy,
-		"NO_PROXY":             "",
-		"no_proxy":             "",
-		"SSL_CERT_FILE":        ca,
-		"REQUESTS_CA_BUNDLE":   ca,
 		"PYTHONUNBUFFERED":     "1",
 		jobTagEnv:              a.tag,
 	})
-	// The run context comes first on the job's PYTHONPATH, then the run's own.
-	lib := filepath.Join(a.dir, libDir)
-	if p := a.spec.Env["PYTHONPATH"]; p != "" {
-		lib += string(os.PathListSeparator) + p
+	m["PYTHONPATH"] = pythonPath(filepath.Join(a.dir, libDir), a.spec.Env["PYTHONPATH"])
+	return envList(m)
+}
+
+// agentEnv is what a process the agent starts gets of the agent's own
+// environment: PATH, LANG, LC_*, TZ and TMPDIR, never anything else (the
+// agent's environment is the server's business).
+func agentEnv() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "PATH" || k == "LANG" || k == "TZ" || k == "TMPDIR" || strings.HasPrefix(k, "LC_") {
+			m[k] = v
+		}
 	}
-	m["PYTHONPATH"] = lib
+	return m
+}
+
+// egressEnv sends a process's connections through the node-local proxy
+// (proxy, with its credentials), trusting the deployment CA (the file ca).
+func egressEnv(proxy, ca string) map[string]string {
+	return map[string]string{
+		"HTTP_PROXY":         proxy,
+		"HTTPS_PROXY":        proxy,
+		"http_proxy":         proxy,
+		"https_proxy":        proxy,
+		"NO_PROXY":           "",
+		"no_proxy":           "",
+		"SSL_CERT_FILE":      ca,
+		"REQUESTS_CA_BUNDLE": ca,
+	}
+}
+
+// pythonPath puts the run context (lib) first on PYTHONPATH, then the
+// user's own.
+func pythonPath(lib, user string) string {
+	if user != "" {
+		lib += string(os.PathListSeparator) + user
+	}
+	return lib
+}
+
+// envList is m as an environment, sorted, with a PATH.
+func envList(m map[string]string) []string {
 	if _, ok := m["PATH"]; !ok {
 		m["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 	}
@@ -367,9 +417,15 @@ func tailLines(name string, n int) string {
 	}
 	b := make([]byte, tail)
 	m, _ := f.ReadAt(b, off)
-	b = bytes.TrimRight(b[:m], "\r\n")
+	return lastLines(b[:m], off > 0, n)
+}
+
+// lastLines returns the last n lines of b, each of at most 1000 bytes;
+// cut tells that b starts in the middle of a line, which is left out.
+func lastLines(b []byte, cut bool, n int) string {
+	b = bytes.TrimRight(b, "\r\n")
 	lines := bytes.Split(b, []byte("\n"))
-	if off > 0 && len(lines) > 1 {
+	if cut && len(lines) > 1 {
 		lines = lines[1:] // the first is cut
 	}
 	if len(lines) > n {

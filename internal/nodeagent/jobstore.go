@@ -79,7 +79,7 @@ const deniedPrefix = "connection refused by the network rules: "
 // explain its failure: what failed, from where (the node's address), to
 // what (the destination), and why.
 type transfer struct {
-	phase    string // "Preparing", "Finalizing"
+	phase    string // "Preparing", "Finalizing"; "": the message says none
 	node     string // the node's address
 	what     string // "download the snapshot from storage account mystore"
 	hostport string // the destination as the URL names it
@@ -94,7 +94,11 @@ func newTransfer(phase, node, what string, u *url.URL) transfer {
 }
 
 func (t transfer) error(code, dest, why string) *job.Error {
-	return &job.Error{Code: code, Message: fmt.Sprintf("%s failed: node %s could not %s (%s): %s", t.phase, t.node, t.what, dest, why)}
+	msg := fmt.Sprintf("node %s could not %s (%s): %s", t.node, t.what, dest, why)
+	if t.phase != "" {
+		msg = t.phase + " failed: " + msg
+	}
+	return &job.Error{Code: code, Message: msg}
 }
 
 // failed explains a request that got no answer from its destination.
