@@ -37,6 +37,8 @@ type dataParts struct {
 	// crash makes the next stop leave the agents running, as a server
 	// killed with SIGKILL does.
 	crash bool
+	// runs, when set before start, is the server's runs service.
+	runs apiserver.Runs
 }
 
 // newDataEnv is newEnv with the data planes of storage accounts and key
@@ -81,6 +83,9 @@ func (d *dataParts) start(t testing.TB, dir string, cfg *apiserver.Config) {
 		t.Fatal(err)
 	}
 	cfg.Keyring, cfg.Secrets, cfg.DataPlane, cfg.CAPEM = keys, d.secrets, d.dp, d.ca.CertPEM()
+	if d.runs != nil {
+		cfg.Runs = d.runs
+	}
 	if d.computes {
 		d.newController(t, dir, cfg)
 	}

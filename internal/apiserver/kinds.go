@@ -444,6 +444,18 @@ func (s *Server) buildKinds() {
 		list: &route{h: s.runMetrics, name: "workspaces.experiments.runs.metrics", act: auth.Read}})
 	add(&kind{name: "workspaces.runs", typ: typeWorkspace + "/runs",
 		list: &route{h: s.listWorkspaceRuns, name: "workspaces.runs.list", act: auth.Read, list: true}})
+	s.modelKinds(add)
+	add(&kind{name: "workspaces.services", typ: api.TypeService, methods: map[string]route{
+		http.MethodGet:    {h: s.getService, name: "workspaces.services.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageService, name: "workspaces.services.put", act: auth.Write},
+		http.MethodDelete: {h: s.deleteService, name: "workspaces.services.delete", act: auth.Delete},
+	}, actions: map[string]route{
+		"listKeys":       {h: s.serviceKeys, name: "workspaces.services.listKeys", act: auth.Write},
+		"regenerateKeys": {h: s.regenerateServiceKey, name: "workspaces.services.regenerateKeys", act: auth.Write},
+		"token":          {h: s.serviceToken, name: "workspaces.services.token", act: auth.Write},
+	}, list: &route{h: s.listServices, name: "workspaces.services.list", act: auth.Read, list: true}})
+	add(&kind{name: "workspaces.services.logs", typ: api.TypeService + "/logs",
+		list: &route{h: s.serviceLogs, name: "workspaces.services.logs", act: auth.Read}})
 	add(&kind{name: "registries", typ: typeRegistry, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "registries.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageRegistry, name: "registries.put", act: auth.Write},

@@ -64,6 +64,8 @@ type Config struct {
 	Computes Computes
 	// Runs, when set, runs experiments (internal/runs).
 	Runs Runs
+	// Inference, when set, runs web services (internal/inference).
+	Inference Inference
 	// TunnelRecheck is how often a data-plane tunnel's token is checked
 	// again: a revoked or expired token closes it (0: 10s).
 	TunnelRecheck time.Duration
@@ -76,6 +78,11 @@ type DataPlane interface {
 	Apply(eng *flow.Engine, snap *network.Snapshot)
 	// DeleteAccountData deletes a storage account's blobs and shares.
 	DeleteAccountData(ctx context.Context, account string) error
+	// BlobSize and BlobNames tell what a storage account's (lower-case
+	// name) blob container — or file share, with file — holds, inside
+	// the platform (a model registration checks its files exist).
+	BlobSize(ctx context.Context, account, container, name string, file bool) (size int64, found bool, err error)
+	BlobNames(ctx context.Context, account, container, prefix string, file bool, limit int) ([]string, error)
 }
 
 // DefaultPublicIPPool is the range public IP addresses are drawn from in
@@ -90,19 +97,20 @@ const DefaultSubscription = network.DefaultSubscription
 // Server serves the management API. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
-	st       store.Store
-	tags     *servicetag.Registry
-	auth     *auth.Authenticator
-	log      *slog.Logger
-	quotas   Quotas
-	pool     netip.Prefix
-	fab      fabric.Fabric     // nil: no data plane
-	keyring  *keyvault.Keyring // nil: no storage account keys
-	secrets  *keyvault.Service // nil: workspaces write no secrets
-	dp       DataPlane         // nil: no data planes
-	caPEM    []byte
-	computes Computes // nil: clusters are stored but run no nodes
-	runs     Runs     // nil: no experiments
+	st        store.Store
+	tags      *servicetag.Registry
+	auth      *auth.Authenticator
+	log       *slog.Logger
+	quotas    Quotas
+	pool      netip.Prefix
+	fab       fabric.Fabric     // nil: no data plane
+	keyring   *keyvault.Keyring // nil: no storage account keys
+	secrets   *keyvault.Service // nil: workspaces write no secrets
+	dp        DataPlane         // nil: no data planes
+	caPEM     []byte
+	computes  Computes  // nil: clusters are stored but run no nodes
+	runs      Runs      // nil: no experiments
+	inference Inference // nil: no web services
 
 	tunnelRecheck time.Duration
 
@@ -143,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
-		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, runs: cfg.Runs, tunnelRecheck: cfg.TunnelRecheck,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, runs: cfg.Runs, inference: cfg.Inference, tunnelRecheck: cfg.TunnelRecheck,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),

@@ -46,7 +46,8 @@ func newView(rev int64, snap *network.Snapshot, refs refIndex, entries map[strin
 	v := &view{rev: rev, snap: snap, refs: refs, watchers: map[string]string{}, nics: map[string]string{}, sealed: map[string]sealedDoc{}}
 	for k, e := range entries {
 		switch {
-		case strings.EqualFold(e.id.Type, typeAccountKeys) || strings.EqualFold(e.id.Type, typeRegistryCredentials):
+		case strings.EqualFold(e.id.Type, typeAccountKeys) || strings.EqualFold(e.id.Type, typeRegistryCredentials) ||
+			strings.EqualFold(e.id.Type, typeServiceKeys):
 			var d sealedDoc
 			if json.Unmarshal(e.res.Doc, &d) == nil {
 				v.sealed[k] = d

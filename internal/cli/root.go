@@ -114,7 +114,7 @@ or offline from the JSON that 'az ... show -o json' prints (--resources).`,
 	root.AddCommand(newDeleteCmd(e))
 	root.AddCommand(newLoginCmd(e))
 	root.AddCommand(newTokenCmd(e))
-	root.AddCommand(newWorkspaceCmd(e), newStorageCmd(e), newKeyVaultCmd(e), newComputeCmd(e), newRunCmd(e))
+	root.AddCommand(newWorkspaceCmd(e), newStorageCmd(e), newKeyVaultCmd(e), newComputeCmd(e), newRunCmd(e), newModelCmd(e))
 	return root
 }
 

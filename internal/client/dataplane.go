@@ -1,10 +1,12 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,7 +45,23 @@ func (c *Client) DataPlane(ctx context.Context, clientAddress string) (*http.Cli
 	hdr.Set("Proxy-Authorization", "Bearer "+c.token)
 	hdr.Set(api.ClientAddressHeader, clientAddress)
 	tr := &http.Transport{
-		Proxy:                  func(*http.Request) (*url.URL, error) { return &proxy, nil },
+		// HTTPS goes through the transport's own CONNECT; plain HTTP (a
+		// scoring endpoint on port 80) would be sent to the proxy as an
+		// absolute-form request, which the server does not relay, so it
+		// is dialed through a CONNECT of its own.
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			if r.URL.Scheme == "https" {
+				return &proxy, nil
+			}
+			return nil, nil
+		},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == c.serverAddr() { // the proxy itself, for HTTPS
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}
+			return c.connect(ctx, addr, hdr)
+		},
 		ProxyConnectHeader:     hdr,
 		OnProxyConnectResponse: tunnelRefusal,
 		TLSClientConfig:        &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
@@ -106,4 +124,65 @@ func tunnelRefusal(_ context.Context, _ *url.URL, req *http.Request, resp *http.
 		host = req.URL.Host
 	}
 	return armerror.New(code, "", "reaching %s: %s", host, msg)
+}
+
+// connect opens a connection to addr in the virtual cloud: an HTTP
+// CONNECT through the server, with the headers that say who the client is.
+func (c *Client) connect(ctx context.Context, addr string, hdr http.Header) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.serverAddr())
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	if c.base.Scheme == "https" {
+		tc := tls.Client(conn, &tls.Config{ServerName: c.base.Hostname(), RootCAs: c.roots, MinVersion: tls.VersionTLS12})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, c.transportError(err)
+		}
+		conn = tc
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+		defer conn.SetDeadline(time.Time{})
+	}
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: hdr.Clone()}
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, c.transportError(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		conn.Close()
+		return nil, c.transportError(err)
+	}
+	if err := tunnelRefusal(ctx, nil, req, resp); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if br.Buffered() > 0 {
+		return &bufferedConn{Conn: conn, r: br}, nil
+	}
+	return conn, nil
+}
+
+// bufferedConn is a connection whose first bytes were read ahead.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// serverAddr is the server's host:port.
+func (c *Client) serverAddr() string {
+	if c.base.Port() != "" {
+		return c.base.Host
+	}
+	port := "80"
+	if c.base.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(c.base.Hostname(), port)
 }

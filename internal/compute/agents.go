@@ -7,6 +7,7 @@ import (
 
 	"github.com/vnetml/vnetml/internal/job"
 	"github.com/vnetml/vnetml/internal/nodeagent"
+	"github.com/vnetml/vnetml/internal/replica"
 )
 
 // NodeAgents runs nodes as `vnetml agent` processes (internal/nodeagent).
@@ -79,4 +80,20 @@ func (a agent) CancelJob(ctx context.Context, dial nodeagent.Dial, runID string)
 
 func (a agent) RebindJob(ctx context.Context, dial nodeagent.Dial, runID, proxy string) error {
 	return a.a.RebindJob(ctx, dial, runID, proxy)
+}
+
+func (a agent) StartReplica(ctx context.Context, dial nodeagent.Dial, spec replica.Spec) (replica.Status, error) {
+	return a.a.StartReplica(ctx, dial, spec)
+}
+
+func (a agent) ReplicaStatus(ctx context.Context, dial nodeagent.Dial, id string) (replica.Status, error) {
+	return a.a.ReplicaStatus(ctx, dial, id)
+}
+
+func (a agent) StopReplica(ctx context.Context, dial nodeagent.Dial, id string) error {
+	return a.a.StopReplica(ctx, dial, id)
+}
+
+func (a agent) ReplicaLogs(ctx context.Context, dial nodeagent.Dial, id string) (string, error) {
+	return a.a.ReplicaLogs(ctx, dial, id)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vnetml/vnetml/internal/fabric"
 	"github.com/vnetml/vnetml/internal/job"
 	"github.com/vnetml/vnetml/internal/nodeagent"
+	"github.com/vnetml/vnetml/internal/replica"
 )
 
 // Batch's node management ports (DESIGN.md §5): the node manager reaches
@@ -75,6 +76,12 @@ type Agent interface {
 	JobStatus(ctx context.Context, dial nodeagent.Dial, runID string) (job.Status, error)
 	CancelJob(ctx context.Context, dial nodeagent.Dial, runID string) error
 	RebindJob(ctx context.Context, dial nodeagent.Dial, runID, proxy string) error
+	// StartReplica, ReplicaStatus, StopReplica and ReplicaLogs are the
+	// node's replica API (internal/replica), likewise.
+	StartReplica(ctx context.Context, dial nodeagent.Dial, spec replica.Spec) (replica.Status, error)
+	ReplicaStatus(ctx context.Context, dial nodeagent.Dial, id string) (replica.Status, error)
+	StopReplica(ctx context.Context, dial nodeagent.Dial, id string) error
+	ReplicaLogs(ctx context.Context, dial nodeagent.Dial, id string) (string, error)
 	// Stop stops the agent and every process it started.
 	Stop(ctx context.Context) error
 	// Done is closed when the agent's process is gone; Err then says how

@@ -28,6 +28,7 @@ import (
 	"github.com/vnetml/vnetml/internal/dataplane"
 	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
 	"github.com/vnetml/vnetml/internal/fabric/userspace"
+	"github.com/vnetml/vnetml/internal/inference"
 	"github.com/vnetml/vnetml/internal/runs"
 	"github.com/vnetml/vnetml/internal/servicetag"
 	"github.com/vnetml/vnetml/internal/store/sqlite"
@@ -225,8 +226,10 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	// Runs stop before the nodes do: a node stopping at shutdown is not
 	// a node lost (the next server finds the runs again).
 	defer runSvc.Close()
+	services := inference.New(inference.Config{Fabric: fab, Nodes: nodes, Platform: servicePlatform{&srvp}, Logger: log, Interval: o.NodeCheckInterval})
+	defer services.Close()
 	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab,
-		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes, Runs: runSvc})
+		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes, Runs: runSvc, Inference: services})
 	if err != nil {
 		return err
 	}
@@ -238,6 +241,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	if err := runSvc.Start(ctx); err != nil {
 		return err
 	}
+	srv.StartServices(ctx)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go ws.sweep(sweepCtx, log)

@@ -108,3 +108,25 @@ func (p runPlatform) HistoryAddr(location string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// servicePlatform is the API server as web services ask it, once it
+// exists.
+type servicePlatform struct {
+	srv *atomic.Pointer[apiserver.Server]
+}
+
+func (p servicePlatform) PodAddress(ctx context.Context, nic, name string) (netip.Addr, error) {
+	s := p.srv.Load()
+	if s == nil {
+		return netip.Addr{}, errStarting
+	}
+	return s.PodAddress(ctx, nic, name)
+}
+
+func (p servicePlatform) ReleasePodAddress(ctx context.Context, nic, name string) error {
+	s := p.srv.Load()
+	if s == nil {
+		return errStarting
+	}
+	return s.ReleasePodAddress(ctx, nic, name)
+}

@@ -1,0 +1,153 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/job"
+)
+
+const qsService = qsWorkspace + "/services/mysvc"
+
+// scoreScript serves the quickstart's model: the probability of class 1
+// for each row of {"data": [[x0, x1], ...]}.
+const scoreScript = `import json, math, os
+
+def init():
+    global model
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")) as f:
+        model = json.load(f)
+
+def run(raw_data):
+    rows = json.loads(raw_data)["data"]
+    w, b = model["weights"], model["bias"]
+    return [1 / (1 + math.exp(-(w[0] * x[0] + w[1] * x[1] + b))) for x in rows]
+`
+
+// TestServeTheQuickstartModel: the model trained in the quickstart is
+// registered from the run's outputs, deployed to an inference cluster in
+// the same subnet, and scored through the front end from the allowed
+// network; a caller from elsewhere is refused by the NSG, with the rule.
+func TestServeTheQuickstartModel(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, nil)
+	ctx := context.Background()
+
+	// Train.
+	snap := s.upload("../../examples/quickstart/train", false)
+	run := s.submit("quickstart", "train_1", api.RunProperties{Script: "train.py", Arguments: []string{"--epochs", "3"},
+		Target: "cpucluster", SourceDirectoryDataStore: "workspaceblobstore", SnapshotID: snap})
+	if r, log := s.wait(run); r.Properties.Status != job.Completed {
+		t.Fatalf("training: %s %+v\n%s", r.Properties.Status, r.Properties.Error, log)
+	}
+	// Register.
+	var mv api.ModelVersion
+	if err := s.c.Post(ctx, qsWorkspace+"/models/mymodel/register", api.ModelRegisterRequest{Path: "outputs/model.json", RunID: "train_1", ExperimentName: "quickstart"}, &mv); err != nil {
+		t.Fatal(err)
+	}
+	// An inference cluster in the subnet.
+	aks := `{"location": "eastus", "properties": {"computeType": "AKS", "properties": {"agentCount": 1, "clusterPurpose": "DevTest",
+		"aksNetworkingConfiguration": {"subnetId": "` + qsGroup + `/providers/Microsoft.Network/virtualNetworks/mynetwork/subnets/default",
+		"serviceCidr": "10.2.0.0/16", "dnsServiceIP": "10.2.0.10", "dockerBridgeCidr": "172.17.0.1/16"}}}}`
+	if _, err := s.c.Put(ctx, qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Deploy.
+	one := 1
+	svc := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
+		EntryScript: api.ServiceScript{Name: "score.py", Content: scoreScript}, NumReplicas: &one}}
+	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := s.waitService(func(p api.ServiceProperties) bool {
+		return p.State == api.ServiceHealthy || p.State == api.ServiceFailed
+	})
+	if got.State != api.ServiceHealthy {
+		t.Fatalf("service %s: %+v", got.State, got.Error)
+	}
+	var keys api.ServiceKeys
+	if err := s.c.Post(ctx, qsService+"/listKeys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+
+	// Score from the allowed network (the CLI user's 203.0.113.10).
+	status, body := s.score(t, "203.0.113.10", got.ScoringURI, keys.PrimaryKey, `{"data": [[2, -1], [-2, 1]]}`)
+	var probs []float64
+	if status != 200 || json.Unmarshal([]byte(body), &probs) != nil || len(probs) != 2 || probs[0] < 0.5 || probs[1] > 0.5 {
+		t.Fatalf("scoring: %d %s", status, body)
+	}
+	// No key: 401.
+	if status, body := s.score(t, "203.0.113.10", got.ScoringURI, "", `{"data": [[1, 1]]}`); status != 401 {
+		t.Errorf("scoring without a key: %d %s", status, body)
+	}
+	// From elsewhere: the NSG refuses it, naming the rule.
+	if _, err := s.scoreErr("8.8.8.8", got.ScoringURI, keys.PrimaryKey); err == nil || !strings.Contains(err.Error(), "DenyAllInBound") {
+		t.Fatalf("scoring from 8.8.8.8: %v, want a refusal by DenyAllInBound", err)
+	}
+}
+
+// waitService polls the service until cond holds, each poll waiting for
+// the controller's next round, for at most two minutes.
+func (s *liveServer) waitService(cond func(api.ServiceProperties) bool) api.ServiceProperties {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var d api.Service
+		if err := s.c.GetInto(context.Background(), qsService, &d); err != nil {
+			s.t.Fatal(err)
+		}
+		if cond(d.Properties) {
+			return d.Properties
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the service never got there: %+v", d.Properties)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		s.c.Do(ctx, "GET", qsService+"/logs", nil) // a round trip to the server, not a sleep
+		<-ctx.Done()
+		cancel()
+	}
+}
+
+// score calls a scoring URI as an outside client at from.
+func (s *liveServer) score(t *testing.T, from, uri, key, data string) (int, string) {
+	t.Helper()
+	hc, err := s.c.DataPlane(context.Background(), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", uri, strings.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("scoring from %s: %v", from, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *liveServer) scoreErr(from, uri, key string) (int, error) {
+	hc, err := s.c.DataPlane(context.Background(), from)
+	if err != nil {
+		return 0, err
+	}
+	req, _ := http.NewRequest("POST", uri, strings.NewReader(`{"data": [[1, 1]]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,275 @@
+package inference
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/fabric"
+)
+
+// FrontEndPort is where the front end takes scoring calls.
+const FrontEndPort = 80
+
+// DefaultMaxBodyBytes bounds a scoring request's body unless the service
+// says otherwise.
+const DefaultMaxBodyBytes = 100 << 20
+
+// front is an inference cluster's azureml-fe: it listens at the front
+// end's address through the fabric and passes each scoring call to a
+// ready replica of the service it names.
+type front struct {
+	c       *Controller
+	cluster string
+	ep      fabric.Endpoint
+	ln      net.Listener
+	srv     *http.Server
+	proxy   *httputil.ReverseProxy
+}
+
+// frontFor starts the front end of sp's cluster on first use. The caller
+// holds c.mu.
+func (c *Controller) frontFor(sp Spec) error {
+	key := strings.ToLower(sp.ClusterID)
+	if f, ok := c.fronts[key]; ok && f.ep == sp.FrontEnd {
+		return nil
+	} else if ok {
+		f.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ln, err := c.cfg.Fabric.Listen(ctx, sp.FrontEnd, FrontEndPort)
+	if err != nil {
+		return fmt.Errorf("the front end of %s cannot listen at %s:%d: %w", lastSegment(sp.ClusterID), sp.FrontEnd.Addr, FrontEndPort, err)
+	}
+	f := &front{c: c, cluster: sp.ClusterID, ep: sp.FrontEnd, ln: ln}
+	f.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme = "http"
+			r.Out.URL.Host = r.In.Context().Value(targetKey{}).(string)
+			r.Out.Header.Del("Authorization") // the key is the front end's business
+		},
+		Transport: &http.Transport{
+			DialContext:         f.dial,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		ErrorHandler: f.proxyError,
+		ErrorLog:     slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+	go f.srv.Serve(ln)
+	c.fronts[key] = f
+	return nil
+}
+
+func (f *front) close() {
+	f.srv.Close()
+	f.ln.Close()
+}
+
+type targetKey struct{}
+
+// dial connects the front end to a replica's pod address through the
+// fabric: as a pod of the subnet reaches another.
+func (f *front) dial(ctx context.Context, _, addr string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	nic := f.c.podNIC(f.cluster, ap.Addr())
+	return f.c.cfg.Fabric.DialEndpoint(ctx, f.ep, fabric.Endpoint{NIC: nic, Addr: ap.Addr()}, ap.Port())
+}
+
+// ServeHTTP routes /api/v1/service/<name>/score (and swagger.json).
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/service/")
+	name, op, _ := strings.Cut(rest, "/")
+	if !ok || name == "" || (op != "score" && op != "swagger.json") {
+		if r.URL.Path == "/" {
+			writeJSONError(w, http.StatusOK, "Healthy", "azureml-fe is up; score at /api/v1/service/<name>/score")
+			return
+		}
+		writeJSONError(w, http.StatusNotFound, "NotFound", "no such path: score at /api/v1/service/<name>/score, or get /api/v1/service/<name>/swagger.json")
+		return
+	}
+	s := f.c.byName(f.cluster, name)
+	if s == nil {
+		writeJSONError(w, http.StatusNotFound, "ServiceNotFound", fmt.Sprintf("no service %q is deployed to this inference cluster", name))
+		return
+	}
+	s.mu.Lock()
+	sp := s.sp
+	s.mu.Unlock()
+	if op == "score" {
+		if ok, why := authorized(sp, r.Header.Get("Authorization"), time.Now()); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="azureml"`)
+			writeJSONError(w, http.StatusUnauthorized, "Unauthorized", why)
+			return
+		}
+	}
+	sl := s.pick()
+	if sl == nil {
+		s.mu.Lock()
+		state, why := s.state, ""
+		if s.err != nil {
+			why = ": " + s.err.Message
+		}
+		s.mu.Unlock()
+		writeJSONError(w, http.StatusServiceUnavailable, "NoReplicaReady", fmt.Sprintf("service %s has no ready replica (it is %s%s)", name, state, why))
+		return
+	}
+	limit := sp.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > limit {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("the request body is %d bytes; service %s takes at most %d", r.ContentLength, name, limit))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	s.inflight.Add(1)
+	s.sample()
+	defer s.inflight.Add(-1)
+	ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
+	f.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// proxyError answers a call the front end could not pass on.
+func (f *front) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	var denied *fabric.Denied
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit))
+	case errors.As(err, &denied):
+		writeJSONError(w, http.StatusBadGateway, "ReplicaUnreachable", "the front end cannot reach the replica: "+denied.Verdict.Explain())
+	case errors.Is(err, context.Canceled):
+	default:
+		writeJSONError(w, http.StatusBadGateway, "ReplicaUnreachable", "the front end lost the replica: "+err.Error())
+	}
+}
+
+// pick returns a ready replica, round robin.
+func (s *service) pick() *slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.slots)
+	start := int(s.rr.Add(1))
+	for i := range n {
+		if sl := s.slots[(start+i)%n]; sl.ready() {
+			return sl
+		}
+	}
+	return nil
+}
+
+// byName finds a service of a cluster by name.
+func (c *Controller) byName(cluster, name string) *service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.services {
+		s.mu.Lock()
+		match := strings.EqualFold(s.sp.ClusterID, cluster) && strings.EqualFold(s.sp.Name, name)
+		s.mu.Unlock()
+		if match {
+			return s
+		}
+	}
+	return nil
+}
+
+// podNIC is the node interface that holds a pod address of a cluster.
+func (c *Controller) podNIC(cluster string, pod netip.Addr) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.services {
+		s.mu.Lock()
+		for _, sl := range s.slots {
+			if sl != nil && sl.pod == pod && strings.EqualFold(s.sp.ClusterID, cluster) {
+				s.mu.Unlock()
+				return sl.node.NIC
+			}
+		}
+		s.mu.Unlock()
+	}
+	return ""
+}
+
+// authorized checks a caller's key or token.
+func authorized(sp Spec, header string, now time.Time) (bool, string) {
+	if len(sp.Keys) == 0 && sp.TokenKey == nil {
+		return true, ""
+	}
+	tok, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || tok == "" {
+		kind := "one of the service's keys (vnetml service get-keys)"
+		if sp.TokenKey != nil {
+			kind = "a token (vnetml service get-token)"
+		}
+		return false, "send " + kind + " as Authorization: Bearer <key>"
+	}
+	for _, k := range sp.Keys {
+		if k != "" && subtle.ConstantTimeCompare([]byte(k), []byte(tok)) == 1 {
+			return true, ""
+		}
+	}
+	if sp.TokenKey != nil {
+		if exp, ok := checkToken(sp, tok); ok {
+			if now.Before(exp) {
+				return true, ""
+			}
+			return false, "the token expired at " + exp.UTC().Format(time.RFC3339) + "; get a new one (vnetml service get-token)"
+		}
+	}
+	return false, "the key or token is not this service's"
+}
+
+// Token returns a token for a service with token auth, valid for life.
+func Token(sp Spec, expiry time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(expiry.Unix()))
+	m := hmac.New(sha256.New, sp.TokenKey)
+	m.Write([]byte(strings.ToLower(sp.ID)))
+	m.Write(b[:])
+	return "vnt." + base64.RawURLEncoding.EncodeToString(append(b[:], m.Sum(nil)...))
+}
+
+func checkToken(sp Spec, tok string) (time.Time, bool) {
+	raw, ok := strings.CutPrefix(tok, "vnt.")
+	if !ok {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil || len(b) != 8+sha256.Size {
+		return time.Time{}, false
+	}
+	m := hmac.New(sha256.New, sp.TokenKey)
+	m.Write([]byte(strings.ToLower(sp.ID)))
+	m.Write(b[:8])
+	if !hmac.Equal(m.Sum(nil), b[8:]) {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0), true
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": api.ServiceError{Code: code, Message: msg}})
+}
