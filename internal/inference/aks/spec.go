@@ -570,9 +570,9 @@ func AttachResourceID(subscription, resourceGroup, clusterName, resourceID strin
 }
 
 // Payload renders s as the PUT body DecodeSpec reads back to s (given the
-// same SpecContext): computeLocation or resourceId, and properties with
-// every resolved value. It includes the TLS key; keep it from anyone but
-// the compute's owner.
+// same SpecContext): computeLocation, or resourceId and the envelope's
+// location, and properties with every resolved value. It includes the TLS
+// key; keep it from anyone but the compute's owner.
 func (s Spec) Payload() map[string]any {
 	aks := map[string]any{
 		"clusterPurpose":   s.ClusterPurpose,
@@ -613,6 +613,12 @@ func (s Spec) Payload() map[string]any {
 		props["description"] = s.Description
 	}
 	out := map[string]any{"properties": props}
+	if s.Attached() {
+		// An attached cluster's region is the envelope's location (the
+		// workspace's): without it a SpecContext with no WorkspaceLocation
+		// could not read the body back.
+		out["location"] = s.Location
+	}
 	if len(s.Tags) > 0 {
 		tags := make(map[string]any, len(s.Tags))
 		for k, v := range s.Tags {
