@@ -5,7 +5,7 @@ package quickstart
 
 import "embed"
 
-// Files are network.yaml and train/.
+// Files are network.yaml, train/ and score.py.
 //
-//go:embed network.yaml train/train.py
+//go:embed network.yaml train/train.py score.py
 var Files embed.FS

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -150,4 +151,115 @@ func (s *liveServer) scoreErr(from, uri, key string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// deployFromFile registers a model from a local file (uploaded through
+// the storage firewall, as the CLI does) and deploys entry with it to an
+// inference cluster of agents nodes, with the front end's load balancer
+// of lbType.
+func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api.ServiceProperties {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	dir := writeSource(t, map[string]string{"model.json": model})
+	ds, err := s.c.GetDatastore(ctx, qsWorkspace, "workspaceblobstore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := s.c.DataPlane(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _, err := s.c.UploadModel(ctx, hc, ds, dir+"/model.json", "LocalUpload/test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.c.RegisterModel(ctx, qsWorkspace, "mymodel", api.ModelRegisterRequest{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	lb := fmt.Sprintf(`"loadBalancerType": %q,`, lbType)
+	if lbType == "InternalLoadBalancer" {
+		lb += ` "loadBalancerSubnet": "default",`
+	}
+	aks := fmt.Sprintf(`{"location": "eastus", "properties": {"computeType": "AKS", "properties": {"agentCount": %d, "clusterPurpose": "DevTest", %s
+		"aksNetworkingConfiguration": {"subnetId": "%s/providers/Microsoft.Network/virtualNetworks/mynetwork/subnets/default",
+		"serviceCidr": "10.2.0.0/16", "dnsServiceIP": "10.2.0.10", "dockerBridgeCidr": "172.17.0.1/16"}}}}`, agents, lb, qsGroup)
+	if _, err := s.c.Put(ctx, qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	svc := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
+		EntryScript: api.ServiceScript{Name: "score.py", Content: entry}, NumReplicas: &one, ScoringTimeoutMs: 2000}}
+	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
+		t.Fatal(err)
+	}
+	return s.waitService(func(p api.ServiceProperties) bool { return p.State == api.ServiceHealthy || p.State == api.ServiceFailed })
+}
+
+// TestServiceReliability: a replica that crashes is restarted and
+// scoring goes on; an exception in init() makes the service Failed with
+// the traceback; an internal front end is out of the Internet's reach.
+func TestServiceReliability(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, nil)
+	ctx := context.Background()
+	p := s.deployFromFile(`{"weights": [1, -1], "bias": 0}`, scoreScript+`
+import os as _os
+_run = run
+def run(raw_data):
+    if "crash" in raw_data:
+        _os._exit(1)
+    return _run(raw_data)
+`, "PublicIp", 1)
+	if p.State != api.ServiceHealthy {
+		t.Fatalf("service %s: %+v", p.State, p.Error)
+	}
+	var keys api.ServiceKeys
+	if err := s.c.Post(ctx, qsService+"/listKeys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := s.score(t, "203.0.113.10", p.ScoringURI, keys.PrimaryKey, `{"data": [[1, 0]]}`); status != 200 {
+		t.Fatalf("scoring: %d %s", status, body)
+	}
+	// The crash: the call fails, the replica is restarted, scoring goes on.
+	if status, _ := s.score(t, "203.0.113.10", p.ScoringURI, keys.PrimaryKey, `{"data": "crash"}`); status == 200 {
+		t.Fatalf("the crashing call succeeded")
+	}
+	p = s.waitService(func(p api.ServiceProperties) bool {
+		return p.State == api.ServiceHealthy && len(p.Replicas) == 1 && p.Replicas[0].Restarts == 1
+	})
+	if status, body := s.score(t, "203.0.113.10", p.ScoringURI, keys.PrimaryKey, `{"data": [[1, 0]]}`); status != 200 {
+		t.Fatalf("scoring after the restart: %d %s", status, body)
+	}
+
+	// init() raises: Failed, with the traceback.
+	bad := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
+		EntryScript: api.ServiceScript{Name: "score.py", Content: "def init():\n    raise ValueError('no such weights')\n\ndef run(raw_data):\n    return raw_data\n"}}}
+	one := 1
+	bad.Properties.NumReplicas = &one
+	if _, err := s.c.Put(ctx, qsService, bad, ""); err != nil {
+		t.Fatal(err)
+	}
+	p = s.waitService(func(p api.ServiceProperties) bool { return p.State == api.ServiceFailed })
+	if p.Error == nil || !strings.Contains(p.Error.Message, "ValueError: no such weights") || !strings.Contains(p.Error.Message, "Traceback") {
+		t.Fatalf("a failing init(): %+v", p.Error)
+	}
+}
+
+// TestInternalFrontEnd: with an internal load balancer the front end has
+// no public address: outside callers cannot reach it at all.
+func TestInternalFrontEnd(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, nil)
+	p := s.deployFromFile(`{"weights": [1, -1], "bias": 0}`, scoreScript, "InternalLoadBalancer", 1)
+	if p.State != api.ServiceHealthy || !strings.HasPrefix(p.ScoringURI, "http://10.0.0.") {
+		t.Fatalf("service %s at %s: %+v", p.State, p.ScoringURI, p.Error)
+	}
+	if _, err := s.scoreErr("203.0.113.10", p.ScoringURI, "k"); err == nil {
+		t.Fatalf("an outside caller reached the internal front end %s", p.ScoringURI)
+	} else {
+		t.Logf("outside caller: %v", err)
+	}
 }
