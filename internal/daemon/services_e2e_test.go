@@ -193,7 +193,9 @@ func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api
 	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
 		t.Fatal(err)
 	}
-	return s.waitService(func(p api.ServiceProperties) bool { return p.State == api.ServiceHealthy || p.State == api.ServiceFailed })
+	return s.waitService(func(p api.ServiceProperties) bool {
+		return p.State == api.ServiceHealthy || p.State == api.ServiceFailed
+	})
 }
 
 // TestServiceReliability: a replica that crashes is restarted and
