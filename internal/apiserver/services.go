@@ -516,8 +516,11 @@ func (s *Server) PodAddress(ctx context.Context, nic, name string) (netip.Addr, 
 	var addr netip.Addr
 	err = s.write(ctx, systemPrincipal, func(t *txn) error {
 		e := t.get(id.Key)
+		if e == nil {
+			return fmt.Errorf("node interface %s does not exist", lastSegment(nic))
+		}
 		n, ok := e.obj.(*network.NetworkInterface)
-		if e == nil || !ok || len(n.Properties.IPConfigurations) == 0 {
+		if !ok || len(n.Properties.IPConfigurations) == 0 {
 			return fmt.Errorf("node interface %s does not exist", lastSegment(nic))
 		}
 		find := func(n *network.NetworkInterface) (netip.Addr, bool) {

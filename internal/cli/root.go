@@ -115,6 +115,7 @@ or offline from the JSON that 'az ... show -o json' prints (--resources).`,
 	root.AddCommand(newLoginCmd(e))
 	root.AddCommand(newTokenCmd(e))
 	root.AddCommand(newWorkspaceCmd(e), newStorageCmd(e), newKeyVaultCmd(e), newComputeCmd(e), newRunCmd(e), newModelCmd(e))
+	root.AddCommand(newServiceCmd(e))
 	return root
 }
 

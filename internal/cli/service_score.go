@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/client"
+)
+
+// serviceScoreCmd is `vnetml service score NAME`: the SDK v1's
+// Webservice.run(input_data) — a POST to the scoring URI, from outside
+// the virtual network.
+type serviceScoreCmd struct {
+	env      *env
+	sf       serviceFlags
+	data     string
+	dataFile string
+	key      string
+}
+
+// maxScoreData bounds the data read from --data-file (the front end's
+// default body limit).
+const maxScoreData = 100 << 20
+
+func newServiceScoreCmd(e *env) *cobra.Command {
+	c := &serviceScoreCmd{env: e}
+	cmd := &cobra.Command{
+		Use:   "score NAME -w WORKSPACE [-g GROUP] (--data JSON | --data-file FILE) [--from IP] [--key KEY]",
+		Short: "Call a web service's scoring URI from outside the virtual network and print its answer",
+		Long: `Call a web service, as the SDK v1's Webservice.run(input_data): POST the
+data (JSON: --data, or --data-file, - for stdin) to the service's scoring
+URI, http://<front end>:80/api/v1/service/<name>/score, with the
+service's primary key (or, for a service with token auth, a new token) as
+Authorization: Bearer, unless --key gives the key or token to send.
+
+The call comes from --from (default $VNETML_CLIENT_ADDRESS, the login
+config, or 203.0.113.10), a client on the Internet: it reaches the front
+end's public IP, and the NSG of the inference cluster's subnet judges it
+after DNAT, as Azure does. A refusal names the rule; admit your network on
+TCP 80 (the quickstart admits 203.0.113.0/24), or call from an address the
+rules admit.
+
+The answer of run() is printed as the service sent it.
+
+Exit status: 0 for an answer; 1 when the service answers an error (401
+without a valid key, 503 without a ready replica, 504 past
+scoringTimeoutMs, 500 with run()'s traceback), printed; 2 for bad input or
+a refusal by the network.`,
+		Example: `  vnetml service score mysvc -w myworkspace --data '{"data": [[2, -1], [-2, 1]]}'
+  vnetml service score mysvc -w myworkspace --data-file request.json --from 198.51.100.7`,
+		Args: serviceArg,
+		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
+	}
+	cmd.DisableFlagsInUseLine = true
+	f := cmd.Flags()
+	f.Var(text(&c.data, "JSON"), "data", "the request body: JSON, as run(raw_data) receives it")
+	f.Var(text(&c.dataFile, "FILE"), "data-file", "a file holding the request body (- for stdin)")
+	f.Var(text(&c.sf.srv.clientAddress, "IP"), "from", "the public IPv4 address to call from, which the NSG judges "+
+		"(default $VNETML_CLIENT_ADDRESS, the login config, or "+api.DefaultClientAddress+")")
+	f.Var(text(&c.key, "KEY"), "key", "the key or token to send (default: the service's primary key, or a new token)")
+	c.sf.register(f)
+	return cmd
+}
+
+// check validates the flags and returns the request body.
+func (c *serviceScoreCmd) check() ([]byte, error) {
+	var l armerror.List
+	c.sf.check(&l)
+	var body []byte
+	switch {
+	case c.data != "" && c.dataFile != "":
+		l.Addf(codeInvalidArgument, "--data", "--data and --data-file cannot be combined: give the body inline or in a file")
+	case c.data == "" && c.dataFile == "":
+		l.Addf(codeMissingArgument, "--data", `give the request body: --data '{"data": [[1, 2]]}', or --data-file FILE (- for stdin)`)
+	case c.data != "":
+		body = []byte(c.data)
+		if !json.Valid(body) {
+			l.Addf(codeInvalidArgument, "--data", "--data is not JSON: a scoring call sends a JSON body, such as '{\"data\": [[1, 2]]}'")
+		}
+	default:
+		b, err := c.readData()
+		switch {
+		case err != nil:
+			l.Addf(codeInvalidArgument, "--data-file", "cannot read --data-file %s: %v", c.dataFile, err)
+		case len(b) > maxScoreData:
+			l.Addf(codeInvalidArgument, "--data-file", "--data-file %s is larger than %s, the front end's limit", c.dataFile, bytesText(maxScoreData))
+		case !json.Valid(b):
+			l.Addf(codeInvalidArgument, "--data-file", "--data-file %s is not JSON: a scoring call sends a JSON body", c.dataFile)
+		}
+		body = b
+	}
+	if c.sf.srv.clientAddress != "" {
+		if _, e := checkClientAddress(c.sf.srv.clientAddress); e != nil {
+			e.Target = "--from"
+			l.Add(e)
+		}
+	}
+	if l.Len() > 0 {
+		return nil, usageErr(l.In("the command line"))
+	}
+	return body, nil
+}
+
+func (c *serviceScoreCmd) readData() ([]byte, error) {
+	if c.dataFile == "-" {
+		return io.ReadAll(io.LimitReader(c.env.stdin, maxScoreData+1))
+	}
+	f, err := os.Open(c.dataFile)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxScoreData+1))
+}
+
+func (c *serviceScoreCmd) run(ctx context.Context, args []string) error {
+	body, err := c.check()
+	if err != nil {
+		return err
+	}
+	name := args[0]
+	cl, r, ws, err := c.sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	from, err := r.dataPlaneAddress()
+	if err != nil {
+		return err
+	}
+	s, err := getService(ctx, cl, ws, c.sf.workspace, name)
+	if err != nil {
+		return err
+	}
+	p := s.Properties
+	if p.ScoringURI == "" {
+		return armerror.New("ServiceNotReady", "NAME", "Service %s has no scoring URI yet (it is %s); see `vnetml service show %s -w %s`", name, p.State, name, c.sf.workspace)
+	}
+	credential := c.key
+	if credential == "" {
+		if credential, err = scoreCredential(ctx, cl, client.ServicePath(ws, name), p); err != nil {
+			return err
+		}
+	}
+	hc, err := cl.DataPlane(ctx, from.String())
+	if err != nil {
+		return err
+	}
+	res, err := cl.Score(ctx, hc, p.ScoringURI, credential, body)
+	if err != nil {
+		if a, ok := armerror.As(err); ok && a.Code == "ConnectionDenied" {
+			return armerror.New(a.Code, "--from", "Scoring service %s from %s was refused by the network: %s\n"+
+				"Hint: the call reaches the front end of inference cluster %s from the Internet, and the NSG of its subnet judges it: "+
+				"admit your network on TCP 80 with an inbound rule (source %s/32 or its range, destination port 80), or call from an address the rules admit (--from)",
+				name, from, a.Message, p.ComputeTarget, from)
+		}
+		return err
+	}
+	if e := res.Err(); e != nil {
+		return &serviceAnswer{name: name, status: res.Status, err: e}
+	}
+	out := res.Body
+	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	_, err = c.env.stdout.Write(out)
+	return internalErr(err)
+}
+
+// scoreCredential is what the service id asks callers for: its primary
+// key, a new token, or nothing.
+func scoreCredential(ctx context.Context, cl *client.Client, id string, p api.ServiceProperties) (string, error) {
+	switch authMode(p) {
+	case "token":
+		tok, err := cl.ServiceToken(ctx, id)
+		return tok.AccessToken, err
+	case "key":
+		keys, err := cl.ServiceKeys(ctx, id)
+		return keys.PrimaryKey, err
+	}
+	return "", nil
+}
+
+// serviceAnswer is a service's HTTP error answer to a scoring call. It is
+// not an *armerror.Error on purpose: the CLI reports those as bad input
+// (exit 2), and a service's answer — run() raised, no replica is ready,
+// the key is not the service's — is the service's, exit 1.
+type serviceAnswer struct {
+	name   string
+	status int
+	err    *api.ServiceError
+}
+
+func (e *serviceAnswer) Error() string {
+	return fmt.Sprintf("service %s answered %d %s: %s: %s", e.name, e.status, http.StatusText(e.status), e.err.Code, e.err.Message)
+}
