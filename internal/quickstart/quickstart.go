@@ -111,18 +111,42 @@ func run(ctx context.Context, stdout, stderr io.Writer, keep bool) (err error) {
 		{"Its model, from outputs/ in the workspace's storage account",
 			append([]string{"run", "download", "quickstart_1", "--experiment", "quickstart", "--dest", filepath.Join(work, "downloaded")}, ws...), false},
 	}
-	total := len(steps) + 2
+	serve := []step{
+		{"The model, registered from the run's outputs (it stays where the run put it, in the workspace's storage)",
+			append([]string{"model", "register", "--name", "quickstart-model", "--run", "quickstart_1", "--experiment", "quickstart",
+				"--path", "outputs/model.json"}, ws...), false},
+		{"An inference cluster in the same subnet, checked as Azure CNI checks it (service CIDR, DNS IP, docker bridge,\n" +
+			"room in the subnet); Azure Machine Learning manages its node on 29876-29877, which ml-nsg admits",
+			append([]string{"compute", "create", "myaks", "--type", "aks", "--agent-count", "1", "--cluster-purpose", "DevTest",
+				"--vnet-resourcegroup-name", "mygroup", "--vnet-name", "mynetwork", "--subnet-name", "default",
+				"--service-cidr", "10.2.0.0/16", "--dns-service-ip", "10.2.0.10", "--docker-bridge-cidr", "172.17.0.1/16", "--wait"}, ws...), false},
+		{"The web service: score.py over the model, one replica at a pod address of the subnet; the node fetches the\n" +
+			"model through the NSG and the storage firewall",
+			append([]string{"service", "deploy", "myservice", "--compute", "myaks", "--model", "quickstart-model",
+				"--entry", filepath.Join(work, "score.py"), "--num-replicas", "1", "--wait"}, ws...), false},
+		{"Scoring from the allowed network (you, 203.0.113.10: ml-nsg's AllowScoringFromOffice admits 203.0.113.0/24 on TCP 80)",
+			append([]string{"service", "score", "myservice", "--data", `{"data": [[2, -1], [-2, 1]]}`}, ws...), false},
+	}
+	steps = append(steps, serve...)
+	total := len(steps) + 3
 	for i, s := range steps {
 		if err := srv.runStep(ctx, stdout, stderr, i+1, total, s, conn); err != nil {
 			return err
 		}
+		if i == 4 {
+			if b, err := os.ReadFile(filepath.Join(work, "downloaded", "outputs", "model.json")); err == nil {
+				fmt.Fprintf(stdout, "outputs/model.json:\n%s\n", indent(string(b)))
+			}
+		}
 	}
-	if b, err := os.ReadFile(filepath.Join(work, "downloaded", "outputs", "model.json")); err == nil {
-		fmt.Fprintf(stdout, "outputs/model.json:\n%s\n", indent(string(b)))
+	refusedCaller := step{"A refused caller, explained: the same call from 8.8.8.8, a network ml-nsg does not admit",
+		append([]string{"service", "score", "myservice", "--data", `{"data": [[2, -1]]}`, "--from", "8.8.8.8"}, ws...), true}
+	if err := srv.runStep(ctx, stdout, stderr, len(steps)+1, total, refusedCaller, conn); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(stdout, "\n[%d/%d] The flows the platform used, from the fabric's flow log (every one decided by the NSG rules,\n"+
-		"routes and firewalls above; `vnetml network flow-log` shows them one by one)\n", len(steps)+1, total)
+		"routes and firewalls above; `vnetml network flow-log` shows them one by one)\n", len(steps)+2, total)
 	if err := srv.printFlows(ctx, stdout); err != nil {
 		return err
 	}
@@ -223,7 +247,7 @@ func (s *server) runStep(ctx context.Context, stdout, stderr io.Writer, i, n int
 	case st.fails && code == 0:
 		return errors.New("the step meant to show a refusal succeeded")
 	case st.fails:
-		fmt.Fprintf(stdout, "(refused, as it should be: the run's error above names the store, the account and the fix)\n")
+		fmt.Fprintf(stdout, "(refused, as it should be: the error above names what refused it and the fix)\n")
 	case code != 0:
 		return fmt.Errorf("step %d failed (vnetml %s exited %d)", i, st.args[0], code)
 	}
@@ -261,7 +285,7 @@ func (s *server) printFlows(ctx context.Context, w io.Writer) error {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		k := key{from: role(src.Addr(), names), to: fmt.Sprintf("%s:%d", role(dst.Addr(), names), dst.Port()), decision: r.Decision, rule: r.Rule}
+		k := key{from: role(src.Addr(), names, false), to: fmt.Sprintf("%s:%d", role(dst.Addr(), names, true), dst.Port()), decision: r.Decision, rule: r.Rule}
 		count[k]++
 	}
 	keys := make([]key, 0, len(count))
@@ -305,14 +329,44 @@ func (s *server) serviceNames(ctx context.Context) (map[netip.Addr]string, error
 			out[a] = svc.what
 		}
 	}
+	// The inference cluster's front end, and the service's replicas.
+	var aks struct {
+		Properties struct {
+			Properties struct {
+				SystemServices []struct{ PublicIPAddress, PrivateIPAddress string }
+			}
+		}
+	}
+	if err := s.c.GetInto(ctx, workspaceID+"/computes/myaks", &aks); err == nil {
+		for _, sv := range aks.Properties.Properties.SystemServices {
+			for _, a := range []string{sv.PublicIPAddress, sv.PrivateIPAddress} {
+				if addr, err := netip.ParseAddr(a); err == nil {
+					out[addr] = "front end azureml-fe"
+				}
+			}
+		}
+	}
+	var svc api.Service
+	if err := s.c.GetInto(ctx, workspaceID+"/services/myservice", &svc); err == nil {
+		for _, r := range svc.Properties.Replicas {
+			if addr, err := netip.ParseAddr(r.PodAddress); err == nil {
+				out[addr] = "replica " + r.ID
+			}
+		}
+	}
 	return out, nil
 }
 
-// role names an address of the quickstart: a service, a node, Batch, run
-// history, or you.
-func role(a netip.Addr, names map[netip.Addr]string) string {
+const workspaceID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/mygroup/providers/Microsoft.MachineLearningServices/workspaces/myworkspace"
+
+// role names an address of the quickstart: a service, a node, Batch,
+// Azure Machine Learning (run history, as a destination), or you.
+func role(a netip.Addr, names map[netip.Addr]string, dst bool) string {
 	if n, ok := names[a]; ok {
 		return n + " (" + a.String() + ")"
+	}
+	if !dst && netip.MustParsePrefix("198.18.0.0/24").Contains(a) {
+		return "Azure Machine Learning (" + a.String() + ")"
 	}
 	switch {
 	case netip.MustParsePrefix("10.0.0.0/24").Contains(a):

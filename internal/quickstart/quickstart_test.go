@@ -41,16 +41,20 @@ func TestQuickstart(t *testing.T) {
 	}
 	o := out.String()
 	for _, want := range []string{
-		"6 created",                 // the manifest
-		"Running",                   // the run's states
-		"epoch  8",                  // its driver log
-		"Status: Completed",         // its end
-		"accuracy",                  // its metrics
-		`"weights"`,                 // model.json, downloaded through the firewall
-		"Batch node management",     // the flows: management in,
-		"storage mlquickstartstore", // the snapshot and outputs,
-		"run history",               // the reports
-		"AllowStorageOutbound",      // each with its rule
+		"6 created",                           // the manifest
+		"Running",                             // the run's states
+		"epoch  8",                            // its driver log
+		"Status: Completed",                   // its end
+		"accuracy",                            // its metrics
+		`"weights"`,                           // model.json, downloaded through the firewall
+		"Batch node management",               // the flows: management in,
+		"storage mlquickstartstore",           // the snapshot and outputs,
+		"run history",                         // the reports
+		"AllowStorageOutbound",                // each with its rule
+		"Healthy",                             // the web service
+		"[0.8",                                // its answer from the allowed network
+		"defaultSecurityRules/DenyAllInBound", // a caller from elsewhere, refused
+		"front end azureml-fe",                // the scoring flows
 		"Preparing failed: the snapshot is in datastore workspacefilestore", // the refusal
 		"--datastore workspaceblobstore",                                    // and its fix
 		"Done in",
