@@ -265,3 +265,83 @@ func TestInternalFrontEnd(t *testing.T) {
 		t.Logf("outside caller: %v", err)
 	}
 }
+
+// TestDeployToClusterAzureMLCannotReach: an NSG that refuses Azure
+// Machine Learning on the inference nodes' management ports leaves the
+// service undeployable, and its error names the rule.
+func TestDeployToClusterAzureMLCannotReach(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, func(m string) string {
+		return strings.Replace(m, "    - name: AllowAzureMachineLearningManagement\n      priority: 120\n",
+			"    - name: AllowAzureMachineLearningManagement\n      priority: 120\n      access: Deny\n", 1)
+	})
+	ctx := context.Background()
+	dir := writeSource(t, map[string]string{"model.json": `{"weights": [1, -1], "bias": 0}`})
+	ds, err := s.c.GetDatastore(ctx, qsWorkspace, "workspaceblobstore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := s.c.DataPlane(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _, err := s.c.UploadModel(ctx, hc, ds, dir+"/model.json", "LocalUpload/test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.c.RegisterModel(ctx, qsWorkspace, "mymodel", api.ModelRegisterRequest{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	aks := `{"location": "eastus", "properties": {"computeType": "AKS", "properties": {"agentCount": 1, "clusterPurpose": "DevTest",
+		"aksNetworkingConfiguration": {"subnetId": "` + qsGroup + `/providers/Microsoft.Network/virtualNetworks/mynetwork/subnets/default",
+		"serviceCidr": "10.2.0.0/16", "dnsServiceIP": "10.2.0.10", "dockerBridgeCidr": "172.17.0.1/16"}}}}`
+	if _, err := s.c.Put(ctx, qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	svc := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
+		EntryScript: api.ServiceScript{Name: "score.py", Content: scoreScript}, NumReplicas: &one}}
+	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
+		t.Fatal(err)
+	}
+	p := s.waitService(func(p api.ServiceProperties) bool {
+		return p.Error != nil && strings.Contains(p.Error.Message, "AllowAzureMachineLearningManagement")
+	})
+	if p.State == api.ServiceHealthy {
+		t.Fatalf("deployed through an NSG that refuses Azure ML: %+v", p)
+	}
+	t.Logf("%s: %s", p.State, p.Error.Message)
+}
+
+// TestHealthProbesRefused: a rule that denies AzureLoadBalancer inbound
+// (before the default rule that admits it) takes the front end out of
+// rotation: the service is Unhealthy, and callers are told why.
+func TestHealthProbesRefused(t *testing.T) {
+	needPython(t)
+	s := startLive(t, t.TempDir())
+	s.quickstart(0, 1, nil)
+	p := s.deployFromFile(`{"weights": [1, -1], "bias": 0}`, scoreScript, "PublicIp", 1)
+	if p.State != api.ServiceHealthy {
+		t.Fatalf("service %s: %+v", p.State, p.Error)
+	}
+	s.quickstart(0, 1, func(m string) string {
+		return strings.Replace(m, "    - name: DenyInternetOutbound\n", `    - name: DenyLoadBalancerProbes
+      priority: 105
+      access: Deny
+      source: AzureLoadBalancer
+    - name: DenyInternetOutbound
+`, 1)
+	})
+	p = s.waitService(func(p api.ServiceProperties) bool { return p.State == api.ServiceUnhealthy })
+	if p.Error == nil || p.Error.Code != "FrontEndOutOfRotation" || !strings.Contains(p.Error.Message, "DenyLoadBalancerProbes") {
+		t.Fatalf("the service's error: %+v", p.Error)
+	}
+	var keys api.ServiceKeys
+	if err := s.c.Post(context.Background(), qsService+"/listKeys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := s.score(t, "203.0.113.10", p.ScoringURI, keys.PrimaryKey, `{"data": [[1, 0]]}`); status != 503 || !strings.Contains(body, "DenyLoadBalancerProbes") {
+		t.Fatalf("scoring out of rotation: %d %s", status, body)
+	}
+}

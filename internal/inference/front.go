@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/api"
@@ -33,6 +34,9 @@ const DefaultMaxBodyBytes = 100 << 20
 // end's address through the fabric and passes each scoring call to a
 // ready replica of the service it names.
 type front struct {
+	// down, when set, says why the load balancer's health probe cannot
+	// reach the front end: it is out of rotation.
+	down    atomic.Pointer[string]
 	c       *Controller
 	cluster string
 	ep      fabric.Endpoint
@@ -96,8 +100,33 @@ func (f *front) dial(ctx context.Context, _, addr string) (net.Conn, error) {
 	return f.c.cfg.Fabric.DialEndpoint(ctx, f.ep, fabric.Endpoint{NIC: nic, Addr: ap.Addr()}, ap.Port())
 }
 
+// ProbeAddr is where Azure load balancers' health probes come from
+// (service tag AzureLoadBalancer).
+var ProbeAddr = netip.MustParseAddr("168.63.129.16")
+
+// probe reaches the front end as the load balancer's health probe does,
+// through the fabric from AzureLoadBalancer: a refusal takes the front end
+// out of rotation (the default rule AllowAzureLoadBalancerInBound admits
+// it, unless a rule before it denies).
+func (f *front) probe(ctx context.Context) {
+	c, err := f.c.cfg.Fabric.DialEndpoint(ctx, fabric.Endpoint{Addr: ProbeAddr}, f.ep, FrontEndPort)
+	var denied *fabric.Denied
+	switch {
+	case err == nil:
+		c.Close()
+		f.down.Store(nil)
+	case errors.As(err, &denied):
+		why := fmt.Sprintf("the load balancer's health probe from AzureLoadBalancer (%s) cannot reach the front end, so it is out of rotation: %s", ProbeAddr, denied.Verdict.Explain())
+		f.down.Store(&why)
+	}
+}
+
 // ServeHTTP routes /api/v1/service/<name>/score (and swagger.json).
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if why := f.down.Load(); why != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "FrontEndOutOfRotation", *why)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/service/")
 	name, op, _ := strings.Cut(rest, "/")
 	if !ok || name == "" || (op != "score" && op != "swagger.json") {

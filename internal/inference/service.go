@@ -311,6 +311,12 @@ func (c *Controller) Settled(ctx context.Context, id string) {
 	}
 }
 
+func (c *Controller) front(cluster string) *front {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fronts[strings.ToLower(cluster)]
+}
+
 func (c *Controller) service(id string) *service {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -365,6 +371,11 @@ func (s *service) reconcile() {
 	for _, sl := range extra {
 		s.removeSlot(ctx, sl)
 	}
+	var down *string
+	if f := s.c.front(sp.ClusterID); f != nil {
+		f.probe(ctx)
+		down = f.down.Load()
+	}
 	for i := range slots {
 		sl := s.ensure(ctx, sp, i, slots[i])
 		s.mu.Lock()
@@ -373,12 +384,19 @@ func (s *service) reconcile() {
 		}
 		s.mu.Unlock()
 	}
-	s.judge()
+	s.judge(down)
 }
 
 // ensure places slot i when it has no replica, replaces a replica of an
 // older deployment, and exposes a running one at its pod address.
 func (s *service) ensure(ctx context.Context, sp Spec, i int, sl *slot) *slot {
+	// The front end (pick) and Status read the slots in s.slots under
+	// s.mu while this runs without it: change a copy, which reconcile
+	// publishes under s.mu.
+	if sl != nil {
+		cp := *sl
+		sl = &cp
+	}
 	nodes := s.c.cfg.Nodes
 	if sl != nil && sl.gen != sp.Generation {
 		// A new deployment: the same replica id with a new generation
@@ -451,7 +469,20 @@ func (s *service) ensure(ctx context.Context, sp Spec, i int, sl *slot) *slot {
 func (s *service) place(ctx context.Context, sp Spec, i int) (*slot, error) {
 	nodes := s.c.cfg.Nodes.NodeRefs(sp.ClusterID)
 	if len(nodes) == 0 {
-		return nil, fmt.Errorf("inference cluster %s has no usable node (see vnetml compute list-nodes %s: a node is unusable when its NSG refuses Azure Machine Learning)", lastSegment(sp.ClusterID), lastSegment(sp.ClusterID))
+		// Say why, with the rule, when the cluster knows (its nodes'
+		// reasons: Azure Machine Learning refused by the NSG).
+		why := "its nodes are still starting, or unusable (vnetml compute list-nodes " + lastSegment(sp.ClusterID) + ")"
+		if r, ok := s.c.cfg.Nodes.(interface {
+			Nodes(clusterID string) []compute.NodeInfo
+		}); ok {
+			for _, n := range r.Nodes(sp.ClusterID) {
+				if n.Reason != "" {
+					why = fmt.Sprintf("node %s is %s: %s", n.NodeID, n.NodeState, n.Reason)
+					break
+				}
+			}
+		}
+		return nil, fmt.Errorf("inference cluster %s has no usable node to deploy to: %s", lastSegment(sp.ClusterID), why)
 	}
 	load := s.c.replicasPerNode(sp.ClusterID)
 	sort.SliceStable(nodes, func(a, b int) bool { return load[nodes[a].ID] < load[nodes[b].ID] })
@@ -517,8 +548,11 @@ func (s *service) setError(code, msg string) {
 	s.mu.Unlock()
 }
 
-// judge sets the service's state from its replicas.
-func (s *service) judge() {
+// judge sets the service's state from its replicas, and from down: why
+// the front end is out of rotation (nil when it is not). It takes s.mu:
+// the caller holds no lock (the controller's is taken before a
+// service's, never after).
+func (s *service) judge(down *string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ready, failed := 0, ""
@@ -540,6 +574,8 @@ func (s *service) judge() {
 	switch {
 	case failed != "":
 		s.state, s.err = api.ServiceFailed, &api.ServiceError{Code: "DeploymentFailed", Message: failed}
+	case down != nil:
+		s.state, s.err = api.ServiceUnhealthy, &api.ServiceError{Code: "FrontEndOutOfRotation", Message: *down}
 	case ready == len(s.slots) && ready > 0:
 		s.state, s.err, s.healthy = api.ServiceHealthy, nil, true
 	case s.healthy:
