@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetml/vnetml/internal/armerror"
+	"github.com/vnetml/vnetml/internal/client"
 	"github.com/vnetml/vnetml/internal/network"
 )
 
@@ -239,6 +240,12 @@ func (c *computeCreateCmd) run(ctx context.Context, args []string) error {
 		}
 		return retargetErr(err, targets)
 	}
+	return c.finish(ctx, cl, id, name, ws, doc, timeout, interval)
+}
+
+// finish prints the created compute, or with --wait follows it as the
+// SDK's wait_for_completion(show_output=True) does.
+func (c *computeCreateCmd) finish(ctx context.Context, cl *client.Client, id, name, ws string, doc json.RawMessage, timeout, interval time.Duration) error {
 	if !c.wait.wait {
 		if c.out.json() {
 			return writeJSON(c.env.stdout, doc)

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -119,39 +118,7 @@ func (c *computeCreateCmd) runAKS(ctx context.Context, args []string) error {
 	if err != nil {
 		return retargetErr(err, aksTargets)
 	}
-	if !c.wait.wait {
-		if c.out.json() {
-			return writeJSON(c.env.stdout, doc)
-		}
-		return printCompute(c.env.stdout, doc)
-	}
-	transcript := c.env.stdout
-	if c.out.json() {
-		transcript = c.env.stderr
-	}
-	cw := &computeWaiter{w: transcript, interval: interval, timeout: timeout, now: time.Now, sleep: sleepCtx,
-		poll: func(ctx context.Context) (computePoll, error) {
-			d, err := cl.Get(ctx, id)
-			if err != nil {
-				return computePoll{}, err
-			}
-			doc = d
-			return decodePoll(d)
-		}}
-	start := time.Now()
-	last, outcome, err := cw.run(ctx)
-	if err == nil && outcome == waitMinNodes {
-		last, err = cw.settle(ctx, last, start)
-	}
-	if err != nil {
-		return err
-	}
-	if c.out.json() {
-		if err := writeJSON(c.env.stdout, doc); err != nil {
-			return err
-		}
-	}
-	return waitResult(name, lastSegment(ws), timeout, last, outcome)
+	return c.finish(ctx, cl, id, name, ws, doc, timeout, interval)
 }
 
 // aksTargets name the flag of each field the server may refuse.
