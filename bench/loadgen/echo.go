@@ -27,6 +27,10 @@ func (e Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}
+	// The body is streamed back while it is read: without full duplex,
+	// Go's server drops the rest of the request once the answer starts
+	// (the client sees the first 512 bytes, then EOF).
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	if r.ContentLength >= 0 {
 		// Known up front: the response is not chunked.
 		w.Header().Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))

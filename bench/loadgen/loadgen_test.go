@@ -436,3 +436,19 @@ func TestEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoLargeBody: a body past the server's read-ahead comes back whole.
+func TestEchoLargeBody(t *testing.T) {
+	srv := httptest.NewServer(Echo{})
+	defer srv.Close()
+	body := strings.Repeat("x", 1<<20)
+	resp, err := http.Post(srv.URL, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != body {
+		t.Fatalf("echoed %d bytes (%v), want %d", len(got), err, len(body))
+	}
+}
