@@ -604,11 +604,16 @@ func (s *service) autoscale() {
 	}
 	now := time.Now()
 	refresh := max(sp.Refresh, time.Second)
-	if s.busyN == 0 || now.Sub(s.lastScale) < refresh {
+	if now.Sub(s.lastScale) < refresh {
 		return
 	}
-	capacity := float64(max(len(s.slots), 1) * max(sp.Workers, 1))
-	util := 100 * s.busySum / float64(s.busyN) / capacity
+	// No call since the last change is no load at all: the service
+	// shrinks toward its minimum.
+	util := 0.0
+	if s.busyN > 0 {
+		capacity := float64(max(len(s.slots), 1) * max(sp.Workers, 1))
+		util = 100 * s.busySum / float64(s.busyN) / capacity
+	}
 	target := float64(max(sp.TargetUtilization, 1))
 	want := s.desired
 	switch {
