@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetml/vnetml/internal/api"
-	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/client"
 )
 
@@ -41,12 +40,7 @@ one at a time with 'vnetml service regen-key'. -o json prints
 }
 
 func (c *serviceGetKeysCmd) run(ctx context.Context, args []string) error {
-	var l armerror.List
-	c.sf.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, _, ws, err := c.sf.open(ctx)
+	cl, ws, err := c.sf.checkOpen(ctx)
 	if err != nil {
 		return err
 	}

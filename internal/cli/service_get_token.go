@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/client"
 )
 
@@ -40,12 +39,7 @@ service with key auth has no tokens: use get-keys. -o json prints
 }
 
 func (c *serviceGetTokenCmd) run(ctx context.Context, args []string) error {
-	var l armerror.List
-	c.sf.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, _, ws, err := c.sf.open(ctx)
+	cl, ws, err := c.sf.checkOpen(ctx)
 	if err != nil {
 		return err
 	}

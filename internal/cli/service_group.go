@@ -94,6 +94,18 @@ func (f *serviceFlags) open(ctx context.Context) (*client.Client, serverFlags, s
 var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}[a-z0-9]$`)
 
 // serviceArg is the positional NAME of the service commands.
+// checkOpen checks the flags and connects, for the commands that take
+// nothing else: the client and the workspace's id.
+func (f *serviceFlags) checkOpen(ctx context.Context) (*client.Client, string, error) {
+	var l armerror.List
+	f.check(&l)
+	if l.Len() > 0 {
+		return nil, "", usageErr(l.In("the command line"))
+	}
+	cl, _, ws, err := f.open(ctx)
+	return cl, ws, err
+}
+
 func serviceArg(cmd *cobra.Command, args []string) error {
 	if err := nameArg("the service's name, as `vnetml service list` shows it")(cmd, args); err != nil {
 		return err

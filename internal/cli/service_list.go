@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetml/vnetml/internal/api"
-	"github.com/vnetml/vnetml/internal/armerror"
 )
 
 // serviceListCmd is `vnetml service list`: the SDK v1's
@@ -40,12 +39,7 @@ services' documents as the server answers them.`,
 }
 
 func (c *serviceListCmd) run(ctx context.Context, _ []string) error {
-	var l armerror.List
-	c.sf.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, _, ws, err := c.sf.open(ctx)
+	cl, ws, err := c.sf.checkOpen(ctx)
 	if err != nil {
 		return err
 	}

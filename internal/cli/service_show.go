@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vnetml/vnetml/internal/armerror"
 )
 
 // serviceShowCmd is `vnetml service show NAME`: the SDK v1's
@@ -40,12 +38,7 @@ document as the server answers it.`,
 }
 
 func (c *serviceShowCmd) run(ctx context.Context, args []string) error {
-	var l armerror.List
-	c.sf.check(&l)
-	if l.Len() > 0 {
-		return usageErr(l.In("the command line"))
-	}
-	cl, _, ws, err := c.sf.open(ctx)
+	cl, ws, err := c.sf.checkOpen(ctx)
 	if err != nil {
 		return err
 	}
