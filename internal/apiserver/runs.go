@@ -60,18 +60,24 @@ func (s *Server) workspaceOf(ctx context.Context, wsID string) (string, error) {
 	return r.ID, nil
 }
 
-// putRun submits a run.
-func (s *Server) putRun(ctx context.Context, rq *request) (response, error) {
+// runsIn returns the runs service and the stored id of workspace wsID.
+func (s *Server) runsIn(ctx context.Context, wsID string) (Runs, string, error) {
 	rs, err := s.runsOrUnavailable()
 	if err != nil {
-		return response{}, err
+		return nil, "", err
 	}
+	ws, err := s.workspaceOf(ctx, wsID)
+	return rs, ws, err
+}
+
+// putRun submits a run.
+func (s *Server) putRun(ctx context.Context, rq *request) (response, error) {
 	id := rq.target.id
 	exp, err := store.ParseID(id.Parent)
 	if err != nil {
 		return response{}, err
 	}
-	ws, err := s.workspaceOf(ctx, exp.Parent)
+	rs, ws, err := s.runsIn(ctx, exp.Parent)
 	if err != nil {
 		return response{}, err
 	}
@@ -100,34 +106,23 @@ func (s *Server) getRun(ctx context.Context, rq *request) (response, error) {
 
 // listRuns lists an experiment's runs (the target is the experiment).
 func (s *Server) listRuns(ctx context.Context, rq *request) (response, error) {
-	rs, err := s.runsOrUnavailable()
-	if err != nil {
-		return response{}, err
-	}
-	exp := rq.target.id
-	ws, err := s.workspaceOf(ctx, exp.Parent)
-	if err != nil {
-		return response{}, err
-	}
-	list, err := rs.List(ctx, ws, lastSegment(exp.ID))
-	if err != nil {
-		return response{}, err
-	}
-	return ok(map[string]any{"value": visibleRuns(rq, list)})
+	return s.listRunsOf(ctx, rq, rq.target.id.Parent, lastSegment(rq.target.id.ID))
 }
 
 // listWorkspaceRuns lists the runs of every experiment of a workspace
 // ({workspace}/runs).
 func (s *Server) listWorkspaceRuns(ctx context.Context, rq *request) (response, error) {
-	rs, err := s.runsOrUnavailable()
+	return s.listRunsOf(ctx, rq, rq.target.id.ID, "")
+}
+
+// listRunsOf lists the runs of an experiment of workspace wsID (of every
+// experiment, for ""), those the caller may read.
+func (s *Server) listRunsOf(ctx context.Context, rq *request, wsID, experiment string) (response, error) {
+	rs, ws, err := s.runsIn(ctx, wsID)
 	if err != nil {
 		return response{}, err
 	}
-	ws, err := s.workspaceOf(ctx, rq.target.id.ID)
-	if err != nil {
-		return response{}, err
-	}
-	list, err := rs.List(ctx, ws, "")
+	list, err := rs.List(ctx, ws, experiment)
 	if err != nil {
 		return response{}, err
 	}
@@ -145,11 +140,7 @@ func visibleRuns(rq *request, list []api.Run) []api.Run {
 }
 
 func (s *Server) listExperiments(ctx context.Context, rq *request) (response, error) {
-	rs, err := s.runsOrUnavailable()
-	if err != nil {
-		return response{}, err
-	}
-	ws, err := s.workspaceOf(ctx, rq.target.id.ID)
+	rs, ws, err := s.runsIn(ctx, rq.target.id.ID)
 	if err != nil {
 		return response{}, err
 	}
@@ -161,16 +152,12 @@ func (s *Server) listExperiments(ctx context.Context, rq *request) (response, er
 }
 
 func (s *Server) getExperiment(ctx context.Context, rq *request) (response, error) {
-	r, err := s.runsOrUnavailable()
-	if err != nil {
-		return response{}, err
-	}
 	id := rq.target.id
-	ws, err := s.workspaceOf(ctx, id.Parent)
+	rs, ws, err := s.runsIn(ctx, id.Parent)
 	if err != nil {
 		return response{}, err
 	}
-	list, err := r.Experiments(ctx, ws)
+	list, err := rs.Experiments(ctx, ws)
 	if err != nil {
 		return response{}, err
 	}
