@@ -153,11 +153,9 @@ func (s *liveServer) scoreErr(from, uri, key string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// deployFromFile registers a model from a local file (uploaded through
-// the storage firewall, as the CLI does) and deploys entry with it to an
-// inference cluster of agents nodes, with the front end's load balancer
-// of lbType.
-func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api.ServiceProperties {
+// registerFileModel registers mymodel from a local file holding model,
+// uploaded through the storage firewall as the CLI does.
+func (s *liveServer) registerFileModel(model string) {
 	t := s.t
 	t.Helper()
 	ctx := context.Background()
@@ -177,6 +175,12 @@ func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api
 	if _, err := s.c.RegisterModel(ctx, qsWorkspace, "mymodel", api.ModelRegisterRequest{Path: path}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// putAKS creates the inference cluster myaks in the quickstart's subnet,
+// with agents nodes and a front end of load balancer type lbType.
+func (s *liveServer) putAKS(agents int, lbType string) {
+	s.t.Helper()
 	lb := fmt.Sprintf(`"loadBalancerType": %q,`, lbType)
 	if lbType == "InternalLoadBalancer" {
 		lb += ` "loadBalancerSubnet": "default",`
@@ -184,15 +188,30 @@ func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api
 	aks := fmt.Sprintf(`{"location": "eastus", "properties": {"computeType": "AKS", "properties": {"agentCount": %d, "clusterPurpose": "DevTest", %s
 		"aksNetworkingConfiguration": {"subnetId": "%s/providers/Microsoft.Network/virtualNetworks/mynetwork/subnets/default",
 		"serviceCidr": "10.2.0.0/16", "dnsServiceIP": "10.2.0.10", "dockerBridgeCidr": "172.17.0.1/16"}}}}`, agents, lb, qsGroup)
-	if _, err := s.c.Put(ctx, qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
-		t.Fatal(err)
+	if _, err := s.c.Put(context.Background(), qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
+		s.t.Fatal(err)
 	}
+}
+
+// putService deploys entry with mymodel on myaks, one replica.
+func (s *liveServer) putService(entry string) {
+	s.t.Helper()
 	one := 1
 	svc := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
 		EntryScript: api.ServiceScript{Name: "score.py", Content: entry}, NumReplicas: &one, ScoringTimeoutMs: 2000}}
-	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
-		t.Fatal(err)
+	if _, err := s.c.Put(context.Background(), qsService, svc, ""); err != nil {
+		s.t.Fatal(err)
 	}
+}
+
+// deployFromFile registers a model from a local file and deploys entry
+// with it to an inference cluster of agents nodes, with the front end's
+// load balancer of lbType; it returns the service once Healthy or Failed.
+func (s *liveServer) deployFromFile(model, entry, lbType string, agents int) api.ServiceProperties {
+	s.t.Helper()
+	s.registerFileModel(model)
+	s.putAKS(agents, lbType)
+	s.putService(entry)
 	return s.waitService(func(p api.ServiceProperties) bool {
 		return p.State == api.ServiceHealthy || p.State == api.ServiceFailed
 	})
@@ -276,35 +295,9 @@ func TestDeployToClusterAzureMLCannotReach(t *testing.T) {
 		return strings.Replace(m, "    - name: AllowAzureMachineLearningManagement\n      priority: 120\n",
 			"    - name: AllowAzureMachineLearningManagement\n      priority: 120\n      access: Deny\n", 1)
 	})
-	ctx := context.Background()
-	dir := writeSource(t, map[string]string{"model.json": `{"weights": [1, -1], "bias": 0}`})
-	ds, err := s.c.GetDatastore(ctx, qsWorkspace, "workspaceblobstore")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := s.c.DataPlane(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, _, err := s.c.UploadModel(ctx, hc, ds, dir+"/model.json", "LocalUpload/test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.c.RegisterModel(ctx, qsWorkspace, "mymodel", api.ModelRegisterRequest{Path: path}); err != nil {
-		t.Fatal(err)
-	}
-	aks := `{"location": "eastus", "properties": {"computeType": "AKS", "properties": {"agentCount": 1, "clusterPurpose": "DevTest",
-		"aksNetworkingConfiguration": {"subnetId": "` + qsGroup + `/providers/Microsoft.Network/virtualNetworks/mynetwork/subnets/default",
-		"serviceCidr": "10.2.0.0/16", "dnsServiceIP": "10.2.0.10", "dockerBridgeCidr": "172.17.0.1/16"}}}}`
-	if _, err := s.c.Put(ctx, qsWorkspace+"/computes/myaks", json.RawMessage(aks), ""); err != nil {
-		t.Fatal(err)
-	}
-	one := 1
-	svc := api.Service{Properties: api.ServiceProperties{ComputeTarget: "myaks", Models: []string{"mymodel"},
-		EntryScript: api.ServiceScript{Name: "score.py", Content: scoreScript}, NumReplicas: &one}}
-	if _, err := s.c.Put(ctx, qsService, svc, ""); err != nil {
-		t.Fatal(err)
-	}
+	s.registerFileModel(`{"weights": [1, -1], "bias": 0}`)
+	s.putAKS(1, "PublicIp")
+	s.putService(scoreScript)
 	p := s.waitService(func(p api.ServiceProperties) bool {
 		return p.Error != nil && strings.Contains(p.Error.Message, "AllowAzureMachineLearningManagement")
 	})
