@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -189,7 +190,10 @@ func (o *object) tags(name string) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for k, x := range m {
+	// In key order: the errors of two bad tags come out the same way
+	// every time.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		x := m[k]
 		s, ok := x.(string)
 		if !ok {
 			o.l.Addf(CodeInvalidContent, jsonPath(o.target(name), k), "The value of tag %q must be a string, not %s.", k, jsonKind(x))

@@ -1,9 +1,12 @@
 package aks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vnetml/vnetml/internal/armerror"
 )
 
 func TestDecodeSpecValid(t *testing.T) {
@@ -320,4 +323,32 @@ func TestAttachResourceID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBadTagsInKeyOrder: the errors of several bad tags come in key order,
+// the same on every decode.
+func TestBadTagsInKeyOrder(t *testing.T) {
+	body := []byte(`{"location": "eastus", "tags": {"z": 1, "a": true, "m": [1]}, "properties": {"computeType": "AKS", "properties": {"agentCount": 1, "clusterPurpose": "DevTest"}}}`)
+	for range 20 {
+		_, err := DecodeSpec(body, SpecContext{WorkspaceSubscription: "s", WorkspaceLocation: "eastus"})
+		got := armerrorTargets(err)
+		if strings.Join(got, ",") != "tags.a,tags.m,tags.z" {
+			t.Fatalf("targets %v, want tags.a, tags.m, tags.z in that order", got)
+		}
+	}
+}
+
+func armerrorTargets(err error) []string {
+	e, ok := armerror.As(err)
+	if !ok {
+		return nil
+	}
+	if len(e.Details) == 0 {
+		return []string{e.Target}
+	}
+	var out []string
+	for _, d := range e.Details {
+		out = append(out, d.Target)
+	}
+	return out
 }
