@@ -26,7 +26,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -590,84 +589,7 @@ func (f *Fabric) Expose(ctx context.Context, ep fabric.Endpoint, port uint16, ta
 	if err != nil {
 		return nil, err
 	}
-	x := &exposure{ln: ln, conns: map[net.Conn]struct{}{}}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go x.serve(c, target, f.log)
-		}
-	}()
-	return x, nil
-}
-
-// exposure is a virtual port served by forwarding to a real one.
-type exposure struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-}
-
-func (x *exposure) serve(c net.Conn, target netip.AddrPort, log *slog.Logger) {
-	defer c.Close()
-	t, err := net.Dial("tcp", target.String())
-	if err != nil {
-		log.Warn("fabric: exposed endpoint does not answer", "virtual", x.ln.Addr(), "target", target, "error", err)
-		return
-	}
-	defer t.Close()
-	x.mu.Lock()
-	if x.closed {
-		x.mu.Unlock()
-		return
-	}
-	x.conns[c], x.conns[t] = struct{}{}, struct{}{}
-	x.mu.Unlock()
-	splice(c, t)
-	x.mu.Lock()
-	delete(x.conns, c)
-	delete(x.conns, t)
-	x.mu.Unlock()
-}
-
-func (x *exposure) Close() error {
-	err := x.ln.Close()
-	x.mu.Lock()
-	x.closed = true
-	for c := range x.conns {
-		c.Close()
-	}
-	x.mu.Unlock()
-	return err
-}
-
-// splice copies both ways; when one direction ends it half-closes the
-// other side, and when a copy fails it closes both.
-func splice(a, b net.Conn) {
-	done := make(chan struct{})
-	cp := func(dst, src net.Conn) {
-		if _, err := io.Copy(dst, src); err != nil {
-			a.Close()
-			b.Close()
-			return
-		}
-		closeWrite(dst)
-	}
-	go func() {
-		cp(b, a)
-		close(done)
-	}()
-	cp(a, b)
-	<-done
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
+	return fabric.Relay(ln, func() (net.Conn, error) { return net.Dial("tcp", target.String()) }, f.log), nil
 }
 
 // Command implements fabric.Fabric: the process gets a small environment
@@ -682,13 +604,7 @@ func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, a
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if inheritable(k) {
-			env = append(env, kv)
-		}
-	}
+	env := fabric.InheritedEnv()
 	cred := "vnetml:" + p.secret + "@"
 	httpProxy, socks := "http://"+cred+p.addr, "socks5h://"+cred+p.addr
 	env = append(env, "HTTP_PROXY="+httpProxy, "HTTPS_PROXY="+httpProxy, "ALL_PROXY="+socks,
@@ -705,16 +621,6 @@ func (f *Fabric) EgressProxy(ep fabric.Endpoint) (string, error) {
 		return "", err
 	}
 	return "http://vnetml:" + p.secret + "@" + p.addr, nil
-}
-
-// inheritable reports whether a confined process gets the server's value
-// of an environment variable.
-func inheritable(k string) bool {
-	switch k {
-	case "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "TERM", "SYSTEMROOT":
-		return true
-	}
-	return strings.HasPrefix(k, "LC_")
 }
 
 // proxyFor returns ep's egress proxy, starting it on first use.
