@@ -15,9 +15,10 @@ import "time"
 //	POST   {workspace}/services/{name}/token          {"accessToken", "expiryOn", "refreshAfter"} (token auth)
 //	GET    {workspace}/services/{name}/logs           text/plain: the replicas' output
 //
-// Scoring: POST <scoringUri> (http://<front end>:80/api/v1/service/<name>/score)
-// with Authorization: Bearer <key or token> — from where the network
-// admits it.
+// Scoring: POST <scoringUri> (http://<front end>:80/api/v1/service/<name>/score,
+// or https://<cname or generated name>/api/v1/service/<name>/score on an
+// inference cluster with sslConfiguration) with Authorization: Bearer
+// <key or token> — from where the network admits it.
 const TypeService = "Microsoft.MachineLearningServices/workspaces/services"
 
 // Service states (the SDK's Webservice.state).

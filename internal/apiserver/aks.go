@@ -2,16 +2,23 @@ package apiserver
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/compute"
+	"github.com/vnetml/vnetml/internal/inference"
 	"github.com/vnetml/vnetml/internal/inference/aks"
 	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/pki"
 	"github.com/vnetml/vnetml/internal/store"
 )
 
@@ -20,12 +27,31 @@ import (
 // §8) checked by internal/inference/aks; then the cluster's agent nodes —
 // node agents managed from AzureMachineLearning, each with an address in
 // the subnet — and its front end, azureml-fe, at an address of the subnet
-// (an internal load balancer) or behind a public IP.
+// (an internal load balancer) or behind a public IP. With sslConfiguration
+// the front end also serves HTTPS under a name: the user's certificate for
+// its cname, or one the deployment CA issues for a name generated from the
+// leaf domain label; the pair is sealed beside the compute.
 
 const computeTypeAKS = "AKS"
 
 // sealAKSSSL is the purpose the scoring endpoint's TLS key is sealed for.
 const sealAKSSSL = "compute/aks-ssl"
+
+// codeDNSRecordInUse is Azure's code for a DNS name another resource has.
+const codeDNSRecordInUse = "DnsRecordInUse"
+
+// generatedCertValidity is how long a certificate issued for a leaf
+// domain label lasts (at most as long as the deployment CA).
+const generatedCertValidity = 365 * 24 * time.Hour
+
+// pathSSL is the target of sslConfiguration's fields.
+const pathSSL = "properties.properties.sslConfiguration"
+
+// CertIssuer issues server certificates signed by the deployment CA,
+// which clients of the virtual cloud trust; internal/pki's *CA is one.
+type CertIssuer interface {
+	Issue(names []string, addrs []netip.Addr, validity time.Duration) (tls.Certificate, error)
+}
 
 // isAKS tells an AksCompute body (or a stored AKS compute) from the rest.
 func isAKS(body []byte, cur *entry) bool {
@@ -75,6 +101,31 @@ type aksSystemService struct {
 	PrivateIPAddress  string `json:"privateIpAddress,omitempty"`
 	NetworkInterface  string `json:"networkInterface,omitempty"`
 	PublicIPAddressID string `json:"publicIpAddressId,omitempty"`
+	// Fqdn is the name scoring calls use over TLS (sslConfiguration's
+	// cname, or the name generated for its leafDomainLabel); "" without
+	// TLS.
+	Fqdn string `json:"fqdn,omitempty"`
+}
+
+// scoringTLS reports whether the front end serves TLS, and under which
+// name.
+func (p aksProps) scoringTLS() (host string, ok bool) {
+	if len(p.SystemServices) == 0 || p.SSLConfiguration.Status == aks.SSLDisabled || p.SystemServices[0].Fqdn == "" {
+		return "", false
+	}
+	return p.SystemServices[0].Fqdn, true
+}
+
+// frontEndAddr is where callers reach the front end: its public IP, or
+// its private address behind an internal load balancer.
+func (p aksProps) frontEndAddr() string {
+	if len(p.SystemServices) == 0 {
+		return ""
+	}
+	if a := p.SystemServices[0].PublicIPAddress; a != "" {
+		return a
+	}
+	return p.SystemServices[0].PrivateIPAddress
 }
 
 // stageAKS stages the creation of an inference cluster.
@@ -99,6 +150,10 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 	}
 	snap := s.view.Load().snap
 	if err := aks.CheckNetwork(snap, ws.Location, spec); err != nil {
+		return false, err
+	}
+	tlsHost, certPEM, keyPEM, err := s.aksTLS(t, id.ID, spec)
+	if err != nil {
 		return false, err
 	}
 	group := "/subscriptions/" + id.Subscription + "/resourceGroups/" + id.ResourceGroup
@@ -150,7 +205,7 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 		return false, err
 	}
 	r.FrontEnd = fe
-	svc := aksSystemService{ServiceName: "azureml-fe", ServiceType: spec.LoadBalancerType, NetworkInterface: fe, PublicIPAddressID: r.PublicIPAddress}
+	svc := aksSystemService{ServiceName: "azureml-fe", ServiceType: spec.LoadBalancerType, NetworkInterface: fe, PublicIPAddressID: r.PublicIPAddress, Fqdn: tlsHost}
 	if n, ok := t.get(lower(fe)).obj.(*network.NetworkInterface); ok && len(n.Properties.IPConfigurations) > 0 {
 		svc.PrivateIPAddress = n.Properties.IPConfigurations[0].Properties.PrivateIPAddress
 	}
@@ -188,8 +243,8 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 	if err != nil {
 		return false, err
 	}
-	if spec.SSL.Key != "" {
-		if err := t.putSealedValues(id.ID+"/credentials/default", sealAKSSSL, id.ID, map[string][]byte{"sslKey": []byte(spec.SSL.Key), "sslCert": []byte(spec.SSL.Cert)}); err != nil {
+	if certPEM != "" {
+		if err := t.putSealedValues(id.ID+"/credentials/default", sealAKSSSL, id.ID, map[string][]byte{"sslKey": []byte(keyPEM), "sslCert": []byte(certPEM)}); err != nil {
 			return false, err
 		}
 	}
@@ -209,4 +264,145 @@ func aksSpec(d computeDoc) (compute.Spec, error) {
 	}
 	return compute.Spec{VMSize: p.AgentVMSize, VMPriority: compute.PriorityDedicated, MinNodes: p.AgentCount, MaxNodes: p.AgentCount,
 		IdleBeforeScaleDown: compute.DefaultIdleBeforeScaleDown}, nil
+}
+
+// aksTLS resolves a new cluster's sslConfiguration to the name of its
+// scoring URI and the certificate (then chain) and key its front end
+// serves, all "" when TLS is off: the user's own with status Enabled,
+// for the cname; with status Auto, one the deployment CA issues for a
+// name generated from the leaf domain label, as Azure's
+// <label><6 random>.<location>.cloudapp.azure.com, so that clients
+// trusting the deployment CA trust it. The name must be no other
+// cluster's, and no platform service's.
+func (s *Server) aksTLS(t *txn, id string, spec aks.Spec) (host, certPEM, keyPEM string, err error) {
+	if spec.SSL.Status == aks.SSLDisabled {
+		return "", "", "", nil
+	}
+	if s.keyring == nil {
+		return "", "", "", armerror.New(codeNotSupported, pathSSL, "This server keeps no secrets, so it cannot keep the scoring certificate's key; create the inference cluster without sslConfiguration.")
+	}
+	switch spec.SSL.Status {
+	case aks.SSLEnabled:
+		host = strings.ToLower(strings.TrimSuffix(spec.SSL.Cname, "."))
+		if d := platformDomain(host); d != "" {
+			return "", "", "", armerror.New(aks.CodeUserError, pathSSL+".cname",
+				"cname %s is in %s, a domain of the platform's own services, whose names it would take; use a name of your own domain (for example ml.contoso.com).", host, d)
+		}
+		if other := tlsHostOwner(t, host, id); other != "" {
+			return "", "", "", armerror.New(codeDNSRecordInUse, pathSSL+".cname",
+				"cname %s is already the scoring name of inference cluster %s; give each cluster a name of its own.", host, lastSegment(other))
+		}
+		return host, spec.SSL.Cert, spec.SSL.Key, nil
+	case aks.SSLAuto:
+		label := spec.SSL.LeafDomainLabel
+		if s.ca == nil {
+			return "", "", "", armerror.New(codeNotSupported, pathSSL+".leafDomainLabel",
+				"This server has no deployment CA to issue the certificate of leafDomainLabel %q; give your own certificate instead (cname, cert and key: --ssl-cname, --ssl-cert-pem-file, --ssl-key-pem-file).", label)
+		}
+		// Six random characters leave 36^6 names per label: a taken one
+		// is drawn again, a few times.
+		for range 8 {
+			if host, err = aks.LeafDomainName(label, spec.Location, rand.Reader); err != nil {
+				return "", "", "", err
+			}
+			if tlsHostOwner(t, host, id) == "" {
+				break
+			}
+			host = ""
+		}
+		if host == "" {
+			return "", "", "", armerror.New(codeDNSRecordInUse, pathSSL+".leafDomainLabel", "Every name drawn for leafDomainLabel %q is taken; choose another label.", label)
+		}
+		cert, err := s.ca.Issue([]string{host}, nil, generatedCertValidity)
+		if err != nil {
+			return "", "", "", armerror.New(codeNotSupported, pathSSL+".leafDomainLabel", "The deployment CA cannot issue the certificate for %s: %v", host, err)
+		}
+		certPEM, keyPEM, err := encodeCertificate(cert)
+		return host, certPEM, keyPEM, err
+	}
+	return "", "", "", nil
+}
+
+// platformDomain returns the platform's own domain name lies in (the
+// deployment CA's, but for cloudapp.azure.com, which is the clusters'), or "".
+func platformDomain(name string) string {
+	for _, d := range pki.PermittedDomains {
+		if d != aks.CloudappDomain && (name == d || strings.HasSuffix(name, "."+d)) {
+			return d
+		}
+	}
+	return ""
+}
+
+// tlsHostOwner returns the id of the inference cluster other than self
+// whose scoring name is host, or "".
+func tlsHostOwner(t *txn, host, self string) string {
+	var owner string
+	t.each(func(e *entry) {
+		if owner != "" || !strings.EqualFold(e.id.Type, typeCompute) || strings.EqualFold(e.id.ID, self) {
+			return
+		}
+		var d computeDoc
+		if json.Unmarshal(e.res.Doc, &d) != nil || !strings.EqualFold(d.Properties.ComputeType, computeTypeAKS) {
+			return
+		}
+		var p aksProps
+		if json.Unmarshal(d.Properties.Properties, &p) == nil && len(p.SystemServices) > 0 && strings.EqualFold(p.SystemServices[0].Fqdn, host) {
+			owner = e.id.ID
+		}
+	})
+	return owner
+}
+
+// encodeCertificate renders an issued certificate as PEM: the
+// certificate then its chain, and its key (PKCS #8).
+func encodeCertificate(c tls.Certificate) (certPEM, keyPEM string, err error) {
+	var b strings.Builder
+	for _, der := range c.Certificate {
+		b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	k, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return "", "", err
+	}
+	return b.String(), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})), nil
+}
+
+// scoringTLS is the TLS a cluster's front end serves, from its stored
+// document and sealed certificate; nil without TLS.
+func (s *Server) scoringTLS(clusterID string, p aksProps) (*inference.TLS, error) {
+	host, ok := p.scoringTLS()
+	if !ok {
+		return nil, nil
+	}
+	addr, err := netip.ParseAddr(p.frontEndAddr())
+	if err != nil {
+		return nil, fmt.Errorf("inference cluster %s has no front end address for %s", lastSegment(clusterID), host)
+	}
+	// A compute's credentials are not among the view's sealed documents
+	// (nothing else reads them back): read the stored one. A published
+	// entry is never changed, so its document is read after the lock.
+	id, err := store.ParseID(clusterID + "/credentials/default")
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	e := s.world.byKey[id.Key]
+	s.mu.Unlock()
+	var doc sealedDoc
+	if e == nil || json.Unmarshal(e.res.Doc, &doc) != nil || s.keyring == nil {
+		return nil, fmt.Errorf("inference cluster %s serves TLS for %s, but its certificate is not kept; create the cluster again", lastSegment(clusterID), host)
+	}
+	pair := map[string]string{}
+	for _, k := range doc.Keys {
+		v, err := s.keyring.Open(sealAKSSSL, clusterID+"/"+k.Name, k.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("inference cluster %s's certificate cannot be opened: %w", lastSegment(clusterID), err)
+		}
+		pair[k.Name] = string(v)
+	}
+	if pair["sslCert"] == "" || pair["sslKey"] == "" {
+		return nil, fmt.Errorf("inference cluster %s's certificate is damaged; create the cluster again", lastSegment(clusterID))
+	}
+	return &inference.TLS{Host: host, Addr: addr, CertPEM: pair["sslCert"], KeyPEM: pair["sslKey"]}, nil
 }

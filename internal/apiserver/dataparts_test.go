@@ -82,7 +82,7 @@ func (d *dataParts) start(t testing.TB, dir string, cfg *apiserver.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Keyring, cfg.Secrets, cfg.DataPlane, cfg.CAPEM = keys, d.secrets, d.dp, d.ca.CertPEM()
+	cfg.Keyring, cfg.Secrets, cfg.DataPlane, cfg.CAPEM, cfg.CA = keys, d.secrets, d.dp, d.ca.CertPEM(), d.ca
 	if d.runs != nil {
 		cfg.Runs = d.runs
 	}

@@ -59,6 +59,10 @@ type Config struct {
 	DataPlane DataPlane
 	// CAPEM is the deployment CA's certificate, served at api.CAPath.
 	CAPEM []byte
+	// CA, when set, is the deployment CA that issues the certificate of
+	// an inference cluster with a leaf domain label (sslConfiguration
+	// status Auto); without it such a cluster is refused.
+	CA CertIssuer
 	// Computes, when set, runs compute clusters; StartComputes hands it
 	// the stored ones.
 	Computes Computes
@@ -108,9 +112,10 @@ type Server struct {
 	secrets   *keyvault.Service // nil: workspaces write no secrets
 	dp        DataPlane         // nil: no data planes
 	caPEM     []byte
-	computes  Computes  // nil: clusters are stored but run no nodes
-	runs      Runs      // nil: no experiments
-	inference Inference // nil: no web services
+	ca        CertIssuer // nil: no generated certificates
+	computes  Computes   // nil: clusters are stored but run no nodes
+	runs      Runs       // nil: no experiments
+	inference Inference  // nil: no web services
 
 	tunnelRecheck time.Duration
 
@@ -151,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		st: cfg.Store, tags: cfg.Tags, auth: cfg.Auth, log: cfg.Logger, quotas: cfg.Quotas, pool: cfg.PublicIPPool, fab: cfg.Fabric,
-		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, computes: cfg.Computes, runs: cfg.Runs, inference: cfg.Inference, tunnelRecheck: cfg.TunnelRecheck,
+		keyring: cfg.Keyring, secrets: cfg.Secrets, dp: cfg.DataPlane, caPEM: cfg.CAPEM, ca: cfg.CA, computes: cfg.Computes, runs: cfg.Runs, inference: cfg.Inference, tunnelRecheck: cfg.TunnelRecheck,
 		world:    &world{byKey: map[string]*entry{}},
 		engReady: make(chan struct{}),
 		kick:     make(chan struct{}, 1),

@@ -75,7 +75,7 @@ func (s *Server) stageService(t *txn, id store.ID, body []byte, cond store.Condi
 		bad("name", "Service name %q is invalid: 3 to 32 lower-case letters, digits and dashes, starting with a letter and not ending with a dash (the SDK's rule).", name)
 	}
 	// The target: an inference cluster of the workspace.
-	var clusterID, feAddr string
+	var clusterID, feAddr, tlsHost string
 	if p.ComputeTarget == "" {
 		bad("computeTarget", "A service needs a computeTarget: an inference cluster (vnetml compute create NAME --type aks).")
 	} else if ce := t.get(lower(id.Parent + "/computes/" + p.ComputeTarget)); ce == nil {
@@ -89,13 +89,8 @@ func (s *Server) stageService(t *txn, id store.ID, body []byte, cond store.Condi
 			clusterID = ce.id.ID
 			var ap aksProps
 			_ = json.Unmarshal(d.Properties.Properties, &ap)
-			if len(ap.SystemServices) > 0 {
-				sv := ap.SystemServices[0]
-				feAddr = sv.PublicIPAddress
-				if feAddr == "" {
-					feAddr = sv.PrivateIPAddress
-				}
-			}
+			feAddr = ap.frontEndAddr()
+			tlsHost, _ = ap.scoringTLS()
 		}
 	}
 	if len(p.Models) == 0 {
@@ -174,8 +169,14 @@ func (s *Server) stageService(t *txn, id store.ID, body []byte, cond store.Condi
 	primary, secondary := op.PrimaryKey, op.SecondaryKey
 	op.PrimaryKey, op.SecondaryKey = "", ""
 	op.State, op.Error, op.Replicas = api.ServiceTransitioning, nil, nil
-	op.ScoringURI = fmt.Sprintf("http://%s:%d/api/v1/service/%s/score", feAddr, inference.FrontEndPort, name)
-	op.SwaggerURI = fmt.Sprintf("http://%s:%d/api/v1/service/%s/swagger.json", feAddr, inference.FrontEndPort, name)
+	// As the SDK shows them: http://<front end IP>:80/... without TLS;
+	// with it, https://<cname or generated name>/... (port 443).
+	base := fmt.Sprintf("http://%s:%d", feAddr, inference.FrontEndPort)
+	if tlsHost != "" {
+		base = "https://" + tlsHost
+	}
+	op.ScoringURI = base + "/api/v1/service/" + name + "/score"
+	op.SwaggerURI = base + "/api/v1/service/" + name + "/swagger.json"
 	op.CreatedTime, op.UpdatedTime, op.Generation = &now, &now, 1
 	if cur != nil {
 		var old api.Service
@@ -315,6 +316,9 @@ func (s *Server) serviceSpec(ctx context.Context, id string) (inference.Spec, er
 	if len(ap.SystemServices) > 0 {
 		sp.FrontEnd.NIC = ap.SystemServices[0].NetworkInterface
 		sp.FrontEnd.Addr, _ = netip.ParseAddr(ap.SystemServices[0].PrivateIPAddress)
+	}
+	if sp.TLS, err = s.scoringTLS(sp.ClusterID, ap); err != nil {
+		return sp, err
 	}
 	// Each model file, with a read SAS valid for a month: replicas
 	// restarted later fetch it again.

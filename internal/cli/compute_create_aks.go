@@ -33,10 +33,18 @@ func (a *aksFlags) register(f *pflag.FlagSet) {
 	f.Var(text(&a.serviceCIDR, "CIDR"), "service-cidr", "--type aks: the Kubernetes service range: private, in no subnet or peered network")
 	f.Var(text(&a.dnsServiceIP, "IP"), "dns-service-ip", "--type aks: the cluster DNS address, inside --service-cidr (not its first address)")
 	f.Var(text(&a.dockerBridgeCIDR, "CIDR"), "docker-bridge-cidr", "--type aks: the Docker bridge range, overlapping neither the network nor --service-cidr")
-	f.Var(text(&a.sslCname, "NAME"), "ssl-cname", "--type aks: the scoring endpoint's TLS name (with --ssl-cert-file and --ssl-key-file)")
-	f.Var(text(&a.sslCertFile, "FILE"), "ssl-cert-file", "--type aks: the scoring endpoint's PEM certificate")
-	f.Var(text(&a.sslKeyFile, "FILE"), "ssl-key-file", "--type aks: the certificate's PEM key")
-	f.Var(text(&a.sslLeafDomain, "LABEL"), "ssl-leaf-domain-label", "--type aks: a generated certificate's leaf domain label (instead of your own)")
+	// The SDK's names: provisioning_configuration(ssl_cname=...,
+	// ssl_cert_pem_file=..., ssl_key_pem_file=...) and
+	// enable_ssl(leaf_domain_label=...).
+	f.Var(text(&a.sslCname, "NAME"), "ssl-cname", "--type aks: the name of the scoring endpoint's TLS certificate, for https://NAME/... (with --ssl-cert-pem-file and --ssl-key-pem-file)")
+	f.Var(text(&a.sslCertFile, "FILE"), "ssl-cert-pem-file", "--type aks: the scoring endpoint's PEM certificate, then its chain (- for stdin)")
+	f.Var(text(&a.sslKeyFile, "FILE"), "ssl-key-pem-file", "--type aks: the certificate's unencrypted PEM key (checked against the certificate)")
+	f.Var(text(&a.sslLeafDomain, "LABEL"), "ssl-leaf-domain-label", "--type aks: instead of your own certificate, one the deployment CA issues for LABEL<6 random>.<location>.cloudapp.azure.com")
+	// Their first names, kept for scripts that use them.
+	f.Var(text(&a.sslCertFile, "FILE"), "ssl-cert-file", "same as --ssl-cert-pem-file")
+	f.Var(text(&a.sslKeyFile, "FILE"), "ssl-key-file", "same as --ssl-key-pem-file")
+	_ = f.MarkHidden("ssl-cert-file")
+	_ = f.MarkHidden("ssl-key-file")
 }
 
 // set reports whether any AKS flag was given.
@@ -65,11 +73,11 @@ func (c *computeCreateCmd) runAKS(ctx context.Context, args []string) error {
 	if l.Len() > 0 {
 		return usageErr(l.In("the command line"))
 	}
-	cert, err := readFlagFile(c.env.stdin, "--ssl-cert-file", a.sslCertFile, "")
+	cert, err := readFlagFile(c.env.stdin, "--ssl-cert-pem-file", a.sslCertFile, "")
 	if err != nil {
 		return err
 	}
-	key, err := readFlagFile(c.env.stdin, "--ssl-key-file", a.sslKeyFile, "")
+	key, err := readFlagFile(c.env.stdin, "--ssl-key-pem-file", a.sslKeyFile, "")
 	if err != nil {
 		return err
 	}
@@ -133,7 +141,7 @@ var aksTargets = map[string]string{
 	"properties.properties.aksNetworkingConfiguration.dnsServiceIP":     "--dns-service-ip",
 	"properties.properties.aksNetworkingConfiguration.dockerBridgeCidr": "--docker-bridge-cidr",
 	"properties.properties.sslConfiguration.cname":                      "--ssl-cname",
-	"properties.properties.sslConfiguration.cert":                       "--ssl-cert-file",
-	"properties.properties.sslConfiguration.key":                        "--ssl-key-file",
+	"properties.properties.sslConfiguration.cert":                       "--ssl-cert-pem-file",
+	"properties.properties.sslConfiguration.key":                        "--ssl-key-pem-file",
 	"properties.properties.sslConfiguration.leafDomainLabel":            "--ssl-leaf-domain-label",
 }

@@ -33,7 +33,8 @@ func newServiceCmd(e *env) *cobra.Command {
 v1's Model.deploy(...) to an AksCompute does: an entry script (init() and
 run(raw_data)) runs as replicas on the inference cluster's nodes, behind
 the cluster's front end (azureml-fe), at
-http://<front end>:80/api/v1/service/<name>/score.
+http://<front end>:80/api/v1/service/<name>/score, or, on a cluster with
+TLS (compute create --ssl-*), https://<cname or generated name>/api/v1/service/<name>/score.
 
 'vnetml service deploy' sends the models, the entry script and
 AksWebservice.deploy_configuration's settings; --wait follows the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -21,11 +22,13 @@ import (
 // Webservice.run(input_data) — a POST to the scoring URI, from outside
 // the virtual network.
 type serviceScoreCmd struct {
-	env      *env
-	sf       serviceFlags
-	data     string
-	dataFile string
-	key      string
+	env          *env
+	sf           serviceFlags
+	data         string
+	dataFile     string
+	key          string
+	scoringCA    string
+	scoringCAPEM []byte // --scoring-ca-cert's content, once checked
 }
 
 // maxScoreData bounds the data read from --data-file (the front end's
@@ -35,7 +38,7 @@ const maxScoreData = 100 << 20
 func newServiceScoreCmd(e *env) *cobra.Command {
 	c := &serviceScoreCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "score NAME -w WORKSPACE [-g GROUP] (--data JSON | --data-file FILE) [--from IP] [--key KEY]",
+		Use:   "score NAME -w WORKSPACE [-g GROUP] (--data JSON | --data-file FILE) [--from IP] [--key KEY] [--scoring-ca-cert FILE]",
 		Short: "Call a web service's scoring URI from outside the virtual network and print its answer",
 		Long: `Call a web service, as the SDK v1's Webservice.run(input_data): POST the
 data (JSON: --data, or --data-file, - for stdin) to the service's scoring
@@ -43,12 +46,21 @@ URI, http://<front end>:80/api/v1/service/<name>/score, with the
 service's primary key (or, for a service with token auth, a new token) as
 Authorization: Bearer, unless --key gives the key or token to send.
 
+On an inference cluster with TLS the scoring URI is
+https://<host>/api/v1/service/<name>/score, on TCP 443: the host is the
+cluster's --ssl-cname, or the one generated for its
+--ssl-leaf-domain-label (<label><6 random>.<location>.cloudapp.azure.com),
+which the virtual cloud resolves to the front end. The certificate is
+verified for that name: a generated one is signed by the deployment CA,
+which the CLI trusts; for the cluster's own certificate, give the CA that
+issued it with --scoring-ca-cert, unless your system trusts it.
+
 The call comes from --from (default $VNETML_CLIENT_ADDRESS, the login
 config, or 203.0.113.10), a client on the Internet: it reaches the front
 end's public IP, and the NSG of the inference cluster's subnet judges it
 after DNAT, as Azure does. A refusal names the rule; admit your network on
-TCP 80 (the quickstart admits 203.0.113.0/24), or call from an address the
-rules admit.
+the scoring URI's port — TCP 80, or 443 with TLS (the quickstart admits
+203.0.113.0/24 on 80) — or call from an address the rules admit.
 
 The answer of run() is printed as the service sent it.
 
@@ -68,6 +80,7 @@ a refusal by the network.`,
 	f.Var(text(&c.sf.srv.clientAddress, "IP"), "from", "the public IPv4 address to call from, which the NSG judges "+
 		"(default $VNETML_CLIENT_ADDRESS, the login config, or "+api.DefaultClientAddress+")")
 	f.Var(text(&c.key, "KEY"), "key", "the key or token to send (default: the service's primary key, or a new token)")
+	f.Var(text(&c.scoringCA, "FILE"), "scoring-ca-cert", "a PEM file of CA certificates to trust for an https scoring URI, besides the deployment CA and the system's")
 	c.sf.register(f)
 	return cmd
 }
@@ -105,10 +118,30 @@ func (c *serviceScoreCmd) check() ([]byte, error) {
 			l.Add(e)
 		}
 	}
+	if c.scoringCA != "" {
+		b, err := os.ReadFile(c.scoringCA)
+		switch {
+		case err != nil:
+			l.Addf(codeInvalidArgument, "--scoring-ca-cert", "cannot read --scoring-ca-cert %s: %v", c.scoringCA, pathErr(err))
+		case !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")):
+			l.Addf(codeInvalidArgument, "--scoring-ca-cert", "--scoring-ca-cert %s holds no PEM certificate: give the CA certificate that issued the cluster's certificate", c.scoringCA)
+		default:
+			c.scoringCAPEM = b
+		}
+	}
 	if l.Len() > 0 {
 		return nil, usageErr(l.In("the command line"))
 	}
 	return body, nil
+}
+
+// pathErr drops the path an *os.PathError repeats.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (c *serviceScoreCmd) readData() ([]byte, error) {
@@ -159,15 +192,14 @@ func (c *serviceScoreCmd) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.scoringCAPEM != nil {
+		if hc, err = client.TrustCAs(hc, c.scoringCAPEM); err != nil {
+			return err
+		}
+	}
 	res, err := cl.Score(ctx, hc, p.ScoringURI, credential, body)
 	if err != nil {
-		if a, ok := armerror.As(err); ok && a.Code == "ConnectionDenied" {
-			return armerror.New(a.Code, "--from", "Scoring service %s from %s was refused by the network: %s\n"+
-				"Hint: the call reaches the front end of inference cluster %s from the Internet, and the NSG of its subnet judges it: "+
-				"admit your network on TCP 80 with an inbound rule (source %s/32 or its range, destination port 80), or call from an address the rules admit (--from)",
-				name, from, a.Message, p.ComputeTarget, from)
-		}
-		return err
+		return explainScoreError(err, name, from.String(), p)
 	}
 	if e := res.Err(); e != nil {
 		return &serviceAnswer{name: name, status: res.Status, err: e}
@@ -206,4 +238,39 @@ type serviceAnswer struct {
 
 func (e *serviceAnswer) Error() string {
 	return fmt.Sprintf("service %s answered %d %s: %s: %s", e.name, e.status, http.StatusText(e.status), e.err.Code, e.err.Message)
+}
+
+// explainScoreError adds to a scoring call's failure what to change: for
+// a refusal by the network, the rule to add on the scoring URI's port (80,
+// or 443 with TLS); for a certificate not trusted, --scoring-ca-cert.
+func explainScoreError(err error, name, from string, p api.ServiceProperties) error {
+	a, ok := armerror.As(err)
+	if !ok {
+		return err
+	}
+	switch a.Code {
+	case "ConnectionDenied":
+		port := scoringPort(p.ScoringURI)
+		return armerror.New(a.Code, "--from", "Scoring service %s from %s was refused by the network: %s\n"+
+			"Hint: the call reaches the front end of inference cluster %s from the Internet, and the NSG of its subnet judges it: "+
+			"admit your network on TCP %s with an inbound rule (source %s/32 or its range, destination port %s), or call from an address the rules admit (--from)",
+			name, from, a.Message, p.ComputeTarget, port, from, port)
+	case client.CodeScoringCertificateUntrusted:
+		return armerror.New(a.Code, "--scoring-ca-cert", "%s\nHint: if inference cluster %s serves your own certificate, give the CA certificate that issued it: --scoring-ca-cert FILE", a.Message, p.ComputeTarget)
+	}
+	return err
+}
+
+// scoringPort is the TCP port of a scoring URI: its own, or its scheme's.
+func scoringPort(uri string) string {
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return "80"
+	case u.Port() != "":
+		return u.Port()
+	case u.Scheme == "https":
+		return "443"
+	}
+	return "80"
 }

@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,8 +178,14 @@ func (c *Client) Score(ctx context.Context, hc *http.Client, scoringURI, credent
 	return ScoreResult{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
 }
 
+// CodeScoringCertificateUntrusted is the code of a scoring call whose
+// TLS certificate the client does not trust: not issued for the scoring
+// URI's host, or by no CA the client trusts (a cluster's own certificate
+// whose CA is not among the client's roots; see TrustCAs).
+const CodeScoringCertificateUntrusted = "ScoringCertificateUntrusted"
+
 // scoreTransportError keeps the tunnel's own error (a refusal names the
-// rule) and wraps the others.
+// rule), says why a certificate was refused, and wraps the others.
 func scoreTransportError(uri string, err error) error {
 	if a, ok := armerror.As(err); ok {
 		return a
@@ -185,5 +193,59 @@ func scoreTransportError(uri string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return armerror.New(CodeScoringCertificateUntrusted, "", "Calling %s: its certificate (for %s) was issued by %q, which this client does not trust: "+
+			"the deployment CA signs only generated certificates (a leaf domain label); for the cluster's own certificate, trust the CA that issued it.",
+			uri, certNames(unknown.Cert), unknown.Cert.Issuer.CommonName)
+	case errors.As(err, &host):
+		return armerror.New(CodeScoringCertificateUntrusted, "", "Calling %s: its certificate is for %s, not for %s: the inference cluster's cname and certificate disagree.",
+			uri, certNames(host.Certificate), host.Host)
+	case errors.As(err, &invalid):
+		return armerror.New(CodeScoringCertificateUntrusted, "", "Calling %s: its certificate is not valid (%v).", uri, invalid)
+	}
 	return armerror.New("DataPlaneUnreachable", "", "Calling %s: %v.", uri, err)
+}
+
+func certNames(c *x509.Certificate) string {
+	if c == nil {
+		return "no name"
+	}
+	if len(c.DNSNames) > 0 {
+		return strings.Join(c.DNSNames, ", ")
+	}
+	return c.Subject.CommonName
+}
+
+// TrustCAs returns a copy of hc, a client from DataPlane, that trusts the
+// PEM CA certificates in pemCerts as well as the roots hc trusts: for a
+// scoring endpoint whose certificate the user's own CA issued
+// (sslConfiguration with cname, cert and key).
+func TrustCAs(hc *http.Client, pemCerts []byte) (*http.Client, error) {
+	tr, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		return nil, armerror.New("InvalidArgument", "", "The HTTP client is not one of DataPlane's.")
+	}
+	tr = tr.Clone()
+	var pool *x509.CertPool
+	if tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
+		pool = tr.TLSClientConfig.RootCAs.Clone()
+	} else if p, err := x509.SystemCertPool(); err == nil && p != nil {
+		pool = p
+	} else {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemCerts) {
+		return nil, armerror.New("InvalidCACert", "", "The CA certificates given hold no PEM certificate.")
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	c := *hc
+	c.Transport = tr
+	return &c, nil
 }

@@ -229,7 +229,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	services := inference.New(inference.Config{Fabric: fab, Nodes: nodes, Platform: servicePlatform{&srvp}, Logger: log, Interval: o.NodeCheckInterval})
 	defer services.Close()
 	srv, err := apiserver.New(ctx, apiserver.Config{Store: st, Tags: tags, Auth: authn, Logger: log, Quotas: quotas, PublicIPPool: pool, Fabric: fab,
-		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), Computes: nodes, Runs: runSvc, Inference: services})
+		Keyring: ws.keyring, Secrets: ws.secrets, DataPlane: dp, CAPEM: ws.ca.CertPEM(), CA: ws.ca, Computes: nodes, Runs: runSvc, Inference: services})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@
 // address of the subnet (a secondary address of its node's network
 // interface, as Azure CNI gives pods) — and the cluster's front end,
 // azureml-fe, the router that takes scoring calls at the front end's
-// address and passes them to a replica.
+// address and passes them to a replica: over HTTP on port 80 and, when
+// the cluster has a certificate (Spec.TLS), over HTTPS on port 443 too,
+// under a name the front end makes the fabric resolve.
 //
 // Every hop is a connection through the fabric, so the network decides
 // all of it: a caller reaches the front end only when the subnet's NSG

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -23,8 +24,39 @@ import (
 	"github.com/vnetml/vnetml/internal/fabric"
 )
 
-// FrontEndPort is where the front end takes scoring calls.
-const FrontEndPort = 80
+// FrontEndPort is where the front end takes scoring calls over HTTP, and
+// FrontEndTLSPort over HTTPS when the cluster has a certificate. As
+// azureml-fe does, a front end with TLS serves both: the scoring URI
+// names the HTTPS one, and HTTP on port 80 goes on working for callers
+// the NSG admits there.
+const (
+	FrontEndPort    = 80
+	FrontEndTLSPort = 443
+)
+
+// TLS is an inference cluster's scoring TLS (its sslConfiguration): the
+// certificate the front end serves on FrontEndTLSPort, and the name
+// callers use. It is comparable: a front end whose TLS changes starts
+// again.
+type TLS struct {
+	// Host is the name in the scoring URI: the cname, or the name
+	// generated for a leaf domain label. The front end makes the
+	// fabric resolve it to Addr while it runs (for a cname, what the
+	// user's DNS record would do).
+	Host string
+	// Addr is where callers reach the front end: its public IP, or its
+	// private address behind an internal load balancer.
+	Addr netip.Addr
+	// CertPEM is the certificate (then its chain) and KeyPEM its key.
+	CertPEM, KeyPEM string
+}
+
+func sameTLS(a, b *TLS) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
 
 // DefaultMaxBodyBytes bounds a scoring request's body unless the service
 // says otherwise.
@@ -41,18 +73,32 @@ type front struct {
 	cluster string
 	ep      fabric.Endpoint
 	ln      net.Listener
-	srv     *http.Server
-	proxy   *httputil.ReverseProxy
+	// tls is what the front end serves on tlsLn; both nil without TLS.
+	tls   *TLS
+	tlsLn net.Listener
+	srv   *http.Server
+	proxy *httputil.ReverseProxy
 }
 
 // frontFor starts the front end of sp's cluster on first use. The caller
 // holds c.mu.
 func (c *Controller) frontFor(sp Spec) error {
 	key := strings.ToLower(sp.ClusterID)
-	if f, ok := c.fronts[key]; ok && f.ep == sp.FrontEnd {
+	if f, ok := c.fronts[key]; ok && f.ep == sp.FrontEnd && sameTLS(f.tls, sp.TLS) {
 		return nil
 	} else if ok {
 		f.close()
+		delete(c.fronts, key)
+	}
+	var tlsCfg *tls.Config
+	if sp.TLS != nil {
+		// Checked when the cluster was created; a pair that fails here
+		// was changed since.
+		cert, err := tls.X509KeyPair([]byte(sp.TLS.CertPEM), []byte(sp.TLS.KeyPEM))
+		if err != nil {
+			return fmt.Errorf("the front end of %s cannot serve TLS for %s: %w", lastSegment(sp.ClusterID), sp.TLS.Host, err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -61,6 +107,13 @@ func (c *Controller) frontFor(sp Spec) error {
 		return fmt.Errorf("the front end of %s cannot listen at %s:%d: %w", lastSegment(sp.ClusterID), sp.FrontEnd.Addr, FrontEndPort, err)
 	}
 	f := &front{c: c, cluster: sp.ClusterID, ep: sp.FrontEnd, ln: ln}
+	if tlsCfg != nil {
+		if f.tlsLn, err = c.cfg.Fabric.Listen(ctx, sp.FrontEnd, FrontEndTLSPort); err != nil {
+			ln.Close()
+			return fmt.Errorf("the front end of %s cannot listen at %s:%d: %w", lastSegment(sp.ClusterID), sp.FrontEnd.Addr, FrontEndTLSPort, err)
+		}
+		f.tls = sp.TLS
+	}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = "http"
@@ -76,8 +129,12 @@ func (c *Controller) frontFor(sp Spec) error {
 		ErrorLog:     slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 	}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug), TLSConfig: tlsCfg}
 	go f.srv.Serve(ln)
+	if f.tlsLn != nil {
+		go f.srv.ServeTLS(f.tlsLn, "", "")
+		c.cfg.Fabric.SetName(f.tls.Host, f.tls.Addr)
+	}
 	c.fronts[key] = f
 	return nil
 }
@@ -85,6 +142,10 @@ func (c *Controller) frontFor(sp Spec) error {
 func (f *front) close() {
 	f.srv.Close()
 	f.ln.Close()
+	if f.tlsLn != nil {
+		f.tlsLn.Close()
+		f.c.cfg.Fabric.SetName(f.tls.Host, netip.Addr{})
+	}
 }
 
 type targetKey struct{}

@@ -58,6 +58,10 @@ type Spec struct {
 	ClusterID string
 	// FrontEnd is the cluster's azureml-fe: where scoring calls arrive.
 	FrontEnd fabric.Endpoint
+	// TLS, when set, is the cluster's sslConfiguration: the front end
+	// takes scoring calls on FrontEndTLSPort too. Every service of a
+	// cluster carries the same.
+	TLS *TLS
 	// Generation changes with every deployment: replicas of another
 	// generation are replaced.
 	Generation int64
@@ -205,9 +209,13 @@ func (c *Controller) Remove(ctx context.Context, id string) {
 }
 
 // Close stops every service's loop and every front end; replicas stop
-// with their nodes.
+// with their nodes. Closing again does nothing.
 func (c *Controller) Close() {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.closed = true
 	svcs := make([]*service, 0, len(c.services))
 	for _, s := range c.services {

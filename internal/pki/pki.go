@@ -35,9 +35,11 @@ const (
 )
 
 // PermittedDomains are the DNS domains a deployment CA may sign for: the
-// host names of storage accounts, key vaults, registries and run history
-// (<region>.experiments.azureml.net).
-var PermittedDomains = []string{"blob.core.windows.net", "file.core.windows.net", "vault.azure.net", "azurecr.io", "experiments.azureml.net"}
+// host names of storage accounts, key vaults, registries, run history
+// (<region>.experiments.azureml.net) and the scoring endpoints of
+// inference clusters with a generated certificate
+// (<label><suffix>.<region>.cloudapp.azure.com).
+var PermittedDomains = []string{"blob.core.windows.net", "file.core.windows.net", "vault.azure.net", "azurecr.io", "experiments.azureml.net", "cloudapp.azure.com"}
 
 // CA is a deployment's certificate authority.
 type CA struct {

@@ -13,7 +13,11 @@
 //     service IP, the docker bridge and the subnet's room for nodes and
 //     pods — reporting every problem at once with AKS's error codes;
 //   - plan.go holds the pure address arithmetic the deployment code shares:
-//     the CNI address plan and picking a subnet's next free addresses.
+//     the CNI address plan and picking a subnet's next free addresses;
+//   - tls.go checks the scoring endpoint's certificate and key
+//     (sslConfiguration status Enabled: the key is the certificate's, the
+//     certificate valid, for server authentication and for the cname) and
+//     generates the name of a leaf domain label (status Auto).
 //
 // See ../shared/spec/azureml-v1-surface.md §A.5 and §D row 12, and
 // ../shared/spec/azure-network-semantics.md §8 and §9.

@@ -2,11 +2,11 @@ package aks
 
 import (
 	"cmp"
-	"crypto/tls"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/compute"
@@ -443,12 +443,15 @@ func decodeSSL(l *armerror.List, o *object, present bool) SSL {
 		if !validHostname(c.Cname) {
 			l.Addf(CodeUserError, pathSSL+".cname", "Invalid cname %q: give the DNS name clients use for the scoring endpoint, for example \"ml.contoso.com\".", c.Cname)
 		}
-		if _, err := tls.X509KeyPair([]byte(c.Cert), []byte(c.Key)); err != nil {
-			l.Addf(CodeUserError, pathSSL+".cert", "sslConfiguration.cert and key are not a PEM certificate and its private key (%v); give the PEM text of the certificate (chain) and of its unencrypted key.", err)
-		}
+		CheckKeyPair(l, c.Cert, c.Key, c.Cname, time.Now())
 	}
-	if c.Status == SSLAuto && c.LeafDomainLabel != "" && !leafLabelRE.MatchString(c.LeafDomainLabel) {
-		l.Addf(CodeUserError, pathSSL+".leafDomainLabel", "Invalid leafDomainLabel %q: a label is 3-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen (for example \"contoso\").", c.LeafDomainLabel)
+	if c.Status == SSLAuto && c.LeafDomainLabel != "" {
+		switch {
+		case !leafLabelRE.MatchString(c.LeafDomainLabel):
+			l.Addf(CodeUserError, pathSSL+".leafDomainLabel", "Invalid leafDomainLabel %q: a label is 3-63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen (for example \"contoso\").", c.LeafDomainLabel)
+		case len(c.LeafDomainLabel) > MaxLeafLabelLen:
+			l.Addf(CodeUserError, pathSSL+".leafDomainLabel", "leafDomainLabel %q is %d characters: the generated name adds %d random ones and a DNS label holds 63, so give at most %d.", c.LeafDomainLabel, len(c.LeafDomainLabel), LeafSuffixLen, MaxLeafLabelLen)
+		}
 	}
 	return c
 }

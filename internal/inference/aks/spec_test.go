@@ -197,7 +197,7 @@ func TestDecodeSpecErrors(t *testing.T) {
 		{"SSL: Disabled with a label", sslc(map[string]any{"status": "Disabled", "leafDomainLabel": "contoso"}), []finding{
 			{ue, "properties.properties.sslConfiguration.status", `sslConfiguration.status is "Disabled" but TLS settings are given; set status "Auto", or remove them.`}}},
 		{"SSL: cert and key not a pair", sslc(map[string]any{"cname": "ml.contoso.com", "cert": cert, "key": "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"}), []finding{
-			{ue, "properties.properties.sslConfiguration.cert", "sslConfiguration.cert and key are not a PEM certificate and its private key (tls: failed to parse private key); give the PEM text of the certificate (chain) and of its unencrypted key."}}},
+			{ue, "properties.properties.sslConfiguration.key", "sslConfiguration.key's EC PRIVATE KEY block does not parse as a private key (damaged, or not a key); give the key file as it was made, in PEM."}}},
 		{"SSL: cname not a DNS name", sslc(map[string]any{"cname": "https://ml.contoso.com", "cert": cert, "key": key}), []finding{
 			{ue, "properties.properties.sslConfiguration.cname", `Invalid cname "https://ml.contoso.com": give the DNS name clients use for the scoring endpoint, for example "ml.contoso.com".`}}},
 		{"SSL: leaf label not a DNS label", sslc(map[string]any{"leafDomainLabel": "Contoso_1"}), []finding{
