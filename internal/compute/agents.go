@@ -15,8 +15,8 @@ func NodeAgents(sp *nodeagent.Spawner) Agents { return spawned{sp} }
 
 type spawned struct{ sp *nodeagent.Spawner }
 
-func (s spawned) Start(ctx context.Context, clusterID, nodeID string) (Agent, error) {
-	a, err := s.sp.Start(ctx, nodeagent.NodeSpec{NodeID: nodeID, ClusterID: clusterID})
+func (s spawned) Start(ctx context.Context, clusterID, nodeID, nic string, addr netip.Addr) (Agent, error) {
+	a, err := s.sp.Start(ctx, nodeagent.NodeSpec{NodeID: nodeID, ClusterID: clusterID, NIC: nic, Addr: addr})
 	if err != nil {
 		return nil, err
 	}

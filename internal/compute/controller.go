@@ -44,8 +44,9 @@ const (
 
 // Agents starts and finds node agent processes (internal/nodeagent).
 type Agents interface {
-	// Start starts the agent of a new node.
-	Start(ctx context.Context, clusterID, nodeID string) (Agent, error)
+	// Start starts the agent of a new node, whose network interface is
+	// nic with address addr.
+	Start(ctx context.Context, clusterID, nodeID, nic string, addr netip.Addr) (Agent, error)
 	// Adopt takes over a live agent a previous server started.
 	Adopt(ctx context.Context, nodeID string) (Agent, error)
 	// Orphans lists the nodes whose agent lives but is managed by nobody

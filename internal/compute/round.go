@@ -170,7 +170,7 @@ func (cl *cluster) addNode(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the network interface of a new node: %w", err)
 	}
-	ag, err := cl.c.cfg.Agents.Start(ctx, spec.ID, id)
+	ag, err := cl.c.cfg.Agents.Start(ctx, spec.ID, id, nic, addr)
 	if err != nil {
 		cl.deleteNIC(ctx, nic)
 		return fmt.Errorf("starting the agent of node %s: %w", id, err)

@@ -35,8 +35,23 @@ func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server
 			return c
 		}
 	}
+	var confine func(context.Context, nodeagent.NodeSpec, *exec.Cmd) (*exec.Cmd, error)
+	if o.Fabric == "linux" {
+		// The kernel fabric confines the agent to its node's namespace:
+		// its jobs and replicas are born there, and every packet of theirs
+		// meets the rules.
+		confine = func(ctx context.Context, spec nodeagent.NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error) {
+			c, err := fab.Command(ctx, fabric.Endpoint{NIC: spec.NIC, Addr: spec.Addr}, cmd.Path, cmd.Args[1:]...)
+			if err != nil {
+				return nil, err
+			}
+			c.Env = append(cmd.Env, "VNETML_ADDRESS="+spec.Addr.String())
+			return c, nil
+		}
+	}
 	sp := nodeagent.NewSpawner(nodeagent.SpawnerConfig{
 		Command:   command,
+		Confine:   confine,
 		StateRoot: filepath.Join(o.DataDir, NodesDir),
 		Logger:    log,
 	})

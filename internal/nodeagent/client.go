@@ -9,10 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/job"
+	"github.com/vnetml/vnetml/internal/netns"
 	"github.com/vnetml/vnetml/internal/replica"
 )
 
@@ -31,6 +33,9 @@ type Dial func(ctx context.Context, port uint16) (net.Conn, error)
 // Loopback returns the Dial that reaches the agent's loopback listeners,
 // bypassing the virtual network: for the spawner's own use (adoption,
 // leases), never for what the node manager does on the network's terms.
+// An agent confined to a network namespace of its own (the kernel
+// fabric's) listens on that namespace's loopback: the dial is made from
+// inside it.
 func (a *Agent) Loopback() Dial {
 	return func(ctx context.Context, port uint16) (net.Conn, error) {
 		addr := a.Management
@@ -41,9 +46,28 @@ func (a *Agent) Loopback() Dial {
 		default:
 			return nil, fmt.Errorf("nodeagent: the agent answers on ports %d and %d, not %d", ManagementPort, ControlPort, port)
 		}
-		var d net.Dialer
+		return dialIn(ctx, a.PID, addr)
+	}
+}
+
+// dialIn dials addr from the network namespace of process pid.
+func dialIn(ctx context.Context, pid int, addr netip.AddrPort) (net.Conn, error) {
+	var d net.Dialer
+	h, err := netns.OfProcess(pid)
+	if err != nil {
 		return d.DialContext(ctx, "tcp", addr.String())
 	}
+	defer h.Close()
+	if h.IsCurrent() {
+		return d.DialContext(ctx, "tcp", addr.String())
+	}
+	var c net.Conn
+	err = h.Do(func() error {
+		var err error
+		c, err = d.DialContext(ctx, "tcp", addr.String())
+		return err
+	})
+	return c, err
 }
 
 // StatusError is an agent's answer other than success (200 OK, 202

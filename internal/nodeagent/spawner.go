@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,11 @@ type SpawnerConfig struct {
 	// stays as Command made it (the agent needs nothing of the server's).
 	// The command must exec the agent itself, not a shell around it.
 	Command func(ctx context.Context, args ...string) *exec.Cmd
+	// Confine, when set, rewrites the command of a node's agent so that
+	// it runs inside the node's network — the kernel fabric's namespace of
+	// its NIC, where its jobs and replicas run too. It must still exec the
+	// agent itself (ip netns exec does).
+	Confine func(ctx context.Context, spec NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error)
 	// StateRoot is the directory of the nodes' state directories; it is
 	// created (0700) if need be.
 	StateRoot string
@@ -64,6 +70,10 @@ type SpawnerConfig struct {
 type NodeSpec struct {
 	NodeID    string
 	ClusterID string
+	// NIC and Addr are the node's network interface and address (for
+	// Confine).
+	NIC  string
+	Addr netip.Addr
 }
 
 // Spawner starts, adopts, watches and stops node agents. Its methods are
@@ -221,6 +231,12 @@ func (s *Spawner) start(ctx context.Context, spec NodeSpec) (*Agent, error) {
 	defer r.Close()
 	cmd := s.cfg.Command(context.WithoutCancel(ctx), "--node-id", spec.NodeID, "--cluster", spec.ClusterID,
 		"--token-file", filepath.Join(dir, secretFile), "--state-dir", dir, "--lease", s.cfg.Lease.String())
+	if s.cfg.Confine != nil {
+		if cmd, err = s.cfg.Confine(context.WithoutCancel(ctx), spec, cmd); err != nil {
+			w.Close()
+			return fail(err)
+		}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, w, logf
 	newGroup(cmd)
 	err = cmd.Start()

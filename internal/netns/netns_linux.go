@@ -1,0 +1,73 @@
+//go:build linux
+
+package netns
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handle is an open network namespace.
+type Handle struct {
+	name string
+	fd   int
+}
+
+// Open opens the namespace at path: a bind mount under /run/netns, or
+// /proc/<pid>/ns/net.
+func Open(path string) (*Handle, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("netns: opening %s: %w", path, err)
+	}
+	return &Handle{name: path, fd: fd}, nil
+}
+
+// OfProcess opens the network namespace of a process.
+func OfProcess(pid int) (*Handle, error) { return Open(fmt.Sprintf("/proc/%d/ns/net", pid)) }
+
+// Name is the path the handle was opened with.
+func (h *Handle) Name() string { return h.name }
+
+// Close closes the handle (the namespace lives on while anything uses it).
+func (h *Handle) Close() error { return unix.Close(h.fd) }
+
+// IsCurrent reports whether h is the namespace of the calling process.
+func (h *Handle) IsCurrent() bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(h.fd, &a) != nil || unix.Stat("/proc/self/ns/net", &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// Do runs fn on an OS thread that has entered h: sockets fn creates
+// belong to h for their whole life, and processes it starts are born in
+// h. The thread returns to its namespace afterwards; a thread that cannot
+// is never reused (it stays locked and exits with its goroutine).
+func (h *Handle) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns: opening this thread's network namespace: %w", err)
+			return
+		}
+		defer unix.Close(self)
+		if err := unix.Setns(h.fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns: entering %s: %w", h.name, err)
+			return
+		}
+		err = fn()
+		if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
