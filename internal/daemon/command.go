@@ -51,7 +51,7 @@ disk.`,
 	f.StringArrayVar(&o.Quotas, "quota", nil, "override a default quota, NAME=N (repeatable), e.g. PublicIPAddresses=10")
 	f.StringVar(&o.PublicIPPool, "public-ip-pool", "", "the CIDR public IP addresses are allocated from (default 198.51.100.0/24)")
 	f.BoolVar(&o.RotateAdminToken, "rotate-admin-token", false, "issue a new admin token (the old one stops working)")
-	f.StringVar(&o.Fabric, "fabric", "userspace", "the data plane that carries and enforces every connection: userspace")
+	f.StringVar(&o.Fabric, "fabric", "userspace", "the data plane that carries and enforces every connection: userspace (any OS) or linux (network namespaces and nftables; root)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	cmd.SetContext(context.Background())

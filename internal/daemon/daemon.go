@@ -27,7 +27,6 @@ import (
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/dataplane"
 	"github.com/vnetml/vnetml/internal/fabric/proxyproto"
-	"github.com/vnetml/vnetml/internal/fabric/userspace"
 	"github.com/vnetml/vnetml/internal/inference"
 	"github.com/vnetml/vnetml/internal/runs"
 	"github.com/vnetml/vnetml/internal/servicetag"
@@ -44,7 +43,7 @@ type Options struct {
 	Quotas           []string // NAME=N overrides of the default quotas
 	PublicIPPool     string   // CIDR
 	RotateAdminToken bool
-	Fabric           string // the data plane: userspace (the default)
+	Fabric           string // the data plane: userspace (the default) or linux
 	LogLevel         string // debug, info, warn, error
 	LogFormat        string // text or json
 	// AgentCommand starts `vnetml agent ARGS...` for a compute node; nil
@@ -99,9 +98,9 @@ func (o *Options) check() (quotas apiserver.Quotas, pool netip.Prefix, err error
 		}
 	}
 	switch o.Fabric {
-	case "", "userspace":
+	case "", "userspace", "linux":
 	default:
-		l.Addf("InvalidArgument", "--fabric", "--fabric %q: the data planes are userspace (the default, any OS).", o.Fabric)
+		l.Addf("InvalidArgument", "--fabric", "--fabric %q: the data planes are userspace (the default, any OS) and linux (network namespaces and nftables; root).", o.Fabric)
 	}
 	if o.PublicIPPool != "" {
 		p, err := netip.ParsePrefix(o.PublicIPPool)
@@ -182,7 +181,10 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer, ready func(ur
 	if err != nil {
 		return err
 	}
-	fab := userspace.New(userspace.Options{Key: key, Logger: log})
+	fab, err := newFabric(o.Fabric, key, log)
+	if err != nil {
+		return err
+	}
 	defer fab.Close()
 	ws, err := openWorkspaceServices(ctx, o.DataDir, log)
 	if err != nil {

@@ -5,6 +5,7 @@ package netns
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,19 +46,17 @@ func (h *Handle) IsCurrent() bool {
 
 // Do runs fn on an OS thread that has entered h: sockets fn creates
 // belong to h for their whole life, and processes it starts are born in
-// h. The thread returns to its namespace afterwards; a thread that cannot
-// is never reused (it stays locked and exits with its goroutine).
+// h. The thread returns to the process's namespace afterwards; a thread
+// that cannot is never reused (it stays locked and exits with its
+// goroutine).
 func (h *Handle) Do(fn func() error) error {
 	errc := make(chan error, 1)
+	self, err := home()
+	if err != nil {
+		return err
+	}
 	go func() {
 		runtime.LockOSThread()
-		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: opening this thread's network namespace: %w", err)
-			return
-		}
-		defer unix.Close(self)
 		if err := unix.Setns(h.fd, unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("netns: entering %s: %w", h.name, err)
@@ -71,3 +70,13 @@ func (h *Handle) Do(fn func() error) error {
 	}()
 	return <-errc
 }
+
+// home is the network namespace the process started in, where every
+// thread Do borrows goes back to; it is opened once.
+var home = sync.OnceValues(func() (int, error) {
+	fd, err := unix.Open("/proc/self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("netns: opening this process's network namespace: %w", err)
+	}
+	return fd, nil
+})

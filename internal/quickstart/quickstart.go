@@ -33,6 +33,7 @@ import (
 // Command is `vnetml quickstart`.
 func Command(stdout, stderr io.Writer) *cobra.Command {
 	var keep bool
+	var fab string
 	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Run the 2019 article's experiment end to end on an embedded server",
@@ -50,11 +51,12 @@ in the binary). Nothing outside the temporary directory is touched; it is
 removed at the end unless --keep.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), stdout, stderr, keep)
+			return run(cmd.Context(), stdout, stderr, keep, fab)
 		},
 		SilenceUsage: true,
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the data directory (its server.log, nodes, runs) instead of removing it")
+	cmd.Flags().StringVar(&fab, "fabric", "userspace", "the embedded server's data plane: userspace, or linux (network namespaces and nftables; root)")
 	return cmd
 }
 
@@ -66,7 +68,7 @@ type step struct {
 	fails bool
 }
 
-func run(ctx context.Context, stdout, stderr io.Writer, keep bool) (err error) {
+func run(ctx context.Context, stdout, stderr io.Writer, keep bool, fab string) (err error) {
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "vnetml-quickstart-")
 	if err != nil {
@@ -86,7 +88,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, keep bool) (err error) {
 	fmt.Fprintf(stdout, "vnetml quickstart: Azure ML's \"securely run experiments inside a virtual network\" (2019), end to end.\n")
 	fmt.Fprintf(stdout, "Starting an embedded server in %s ...\n", dir)
 
-	srv, err := startServer(ctx, dir)
+	srv, err := startServer(ctx, dir, fab)
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,7 @@ type server struct {
 	done       chan error
 }
 
-func startServer(ctx context.Context, dir string) (*server, error) {
+func startServer(ctx context.Context, dir, fab string) (*server, error) {
 	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -201,7 +203,7 @@ func startServer(ctx context.Context, dir string) (*server, error) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &server{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
-	o := daemon.Options{DataDir: dir, Listen: "127.0.0.1:0", NodeCheckInterval: 500 * time.Millisecond, RunPollInterval: time.Second, LogLevel: "info"}
+	o := daemon.Options{DataDir: dir, Listen: "127.0.0.1:0", Fabric: fab, NodeCheckInterval: 500 * time.Millisecond, RunPollInterval: time.Second, LogLevel: "info"}
 	go func() {
 		s.done <- daemon.Run(sctx, o, io.Discard, logf, func(url string) { ready <- url })
 		logf.Close()

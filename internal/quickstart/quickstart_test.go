@@ -27,14 +27,17 @@ func TestMain(m *testing.M) {
 
 // TestQuickstart runs `vnetml quickstart` whole: every step must do what
 // its title says, and the last must be refused with the article's advice.
-func TestQuickstart(t *testing.T) {
+func TestQuickstart(t *testing.T) { runQuickstart(t) }
+
+// runQuickstart runs the quickstart with args and checks its output.
+func runQuickstart(t *testing.T, args ...string) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed: the quickstart's experiment is a Python script")
 	}
 	t.Setenv("TMPDIR", t.TempDir()) // the data directory, removed at the end either way
 	var out, errOut bytes.Buffer
 	cmd := Command(&out, &errOut)
-	cmd.SetArgs(nil)
+	cmd.SetArgs(args)
 	cmd.SetContext(context.Background())
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("quickstart: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())

@@ -30,6 +30,10 @@ type Harness struct {
 	// returns the connection it got (or an error). The suite checks that
 	// nothing it sends arrives.
 	Forge func(t *testing.T, f fabric.Fabric, src, dst netip.AddrPort) (net.Conn, error)
+	// ListenAs listens on a real loopback port as a process of ep does
+	// (in ep's network namespace, for a fabric that confines ep there):
+	// what Expose's target is.
+	ListenAs func(t *testing.T, f fabric.Fabric, ep fabric.Endpoint) (net.Listener, error)
 }
 
 // Endpoints of the conformance network.
@@ -411,7 +415,7 @@ func forged(t *testing.T, s *suite) {
 func expose(t *testing.T, s *suite) {
 	// A process of node0 listening on a real loopback port, served at the
 	// virtual 10.0.0.4:29877.
-	real, err := net.Listen("tcp", "127.0.0.1:0")
+	real, err := s.h.ListenAs(t, s.f, node0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ func TestConformance(t *testing.T) {
 		// A local process connects to the loopback port behind the virtual
 		// address and sends a header claiming src, signed with a key of its
 		// own (it cannot know the deployment's).
+		ListenAs: func(*testing.T, fabric.Fabric, fabric.Endpoint) (net.Listener, error) {
+			return net.Listen("tcp", "127.0.0.1:0")
+		},
 		Forge: func(t *testing.T, f fabric.Fabric, src, dst netip.AddrPort) (net.Conn, error) {
 			real, ok := f.(*userspace.Fabric).RealAddr(dst)
 			if !ok {

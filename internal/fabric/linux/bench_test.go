@@ -1,0 +1,292 @@
+//go:build linux
+
+package linux_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/fabric/fabrictest"
+	"github.com/vnetml/vnetml/internal/fabric/linux"
+	"github.com/vnetml/vnetml/internal/fabric/userspace"
+	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/network"
+	"github.com/vnetml/vnetml/internal/servicetag"
+)
+
+// The kernel fabric against the userspace fabric and plain loopback, in
+// one run, on the conformance network: node1 (10.0.0.5) connects to
+// node0 (10.0.0.4), whose NSGs the kernel evaluates (the subnet's, then
+// node0's own) — through the veths and the router's nftables table.
+//
+//   - direct: a plain loopback dial and accept in the host;
+//   - userspace: the userspace fabric's Dial (the engine's verdict, the
+//     authenticated header over loopback);
+//   - kernel: the kernel fabric's Dial (the engine's verdict, then a
+//     socket in node1's namespace through the router to node0's);
+//   - kernel-process: what a confined process pays: a plain connect from
+//     inside node1's namespace, no engine.
+
+var (
+	benchNode0 = fabric.Endpoint{NIC: fabrictest.Node0, Addr: netip.MustParseAddr("10.0.0.4")}
+	benchNode1 = fabric.Endpoint{NIC: fabrictest.Node1, Addr: netip.MustParseAddr("10.0.0.5")}
+)
+
+func BenchmarkConnect(b *testing.B) {
+	k := newFabric(b)
+	k.Apply(fabrictest.Engine(b))
+	u := userspace.New(userspace.Options{})
+	defer u.Close()
+	u.Apply(fabrictest.Engine(b))
+	ctx := context.Background()
+	dst := netip.AddrPortFrom(benchNode0.Addr, 22)
+
+	b.Run("direct", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		measureConnect(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
+	})
+	b.Run("userspace", func(b *testing.B) {
+		ln, err := u.Listen(ctx, benchNode0, 22)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		measureConnect(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
+	})
+	b.Run("kernel", func(b *testing.B) {
+		ln, err := k.Listen(ctx, benchNode0, 22)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		measureConnect(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
+	})
+	b.Run("kernel-process", func(b *testing.B) {
+		ln := listenIn(b, k, benchNode0, 23)
+		defer ln.Close()
+		// One thread inside node1's namespace makes every connection, as a
+		// confined process does.
+		dials := make(chan chan dialResult)
+		go k.Do(benchNode1, func() error {
+			for reply := range dials {
+				c, err := net.Dial("tcp4", "10.0.0.4:23")
+				reply <- dialResult{c, err}
+			}
+			return nil
+		})
+		defer close(dials)
+		reply := make(chan dialResult)
+		measureConnect(b, ln, func() (net.Conn, error) {
+			dials <- reply
+			r := <-reply
+			return r.c, r.err
+		})
+	})
+}
+
+type dialResult struct {
+	c   net.Conn
+	err error
+}
+
+// listenIn listens with a plain socket inside ep's namespace.
+func listenIn(b testing.TB, f *linux.Fabric, ep fabric.Endpoint, port uint16) net.Listener {
+	var ln net.Listener
+	if err := f.Do(ep, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", netip.AddrPortFrom(ep.Addr, port).String())
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return ln
+}
+
+func measureConnect(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
+	accepted := make(chan net.Conn)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		c, err := dial()
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := <-accepted
+		lat = append(lat, time.Since(start))
+		// The accepting side closes first, so that TIME_WAIT is kept
+		// there, not on the dialer's ephemeral ports (which a long run
+		// would exhaust).
+		s.Close()
+		c.Close()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkThroughput: bulk bytes one way over one connection, 256 KiB
+// writes: plain loopback, the userspace fabric, and the kernel fabric
+// (node1 to node0 through both veths and the router's rules).
+func BenchmarkThroughput(b *testing.B) {
+	k := newFabric(b)
+	k.Apply(fabrictest.Engine(b))
+	u := userspace.New(userspace.Options{})
+	defer u.Close()
+	u.Apply(fabrictest.Engine(b))
+	ctx := context.Background()
+	const chunk = 256 << 10
+	buf := make([]byte, chunk)
+	dst := netip.AddrPortFrom(benchNode0.Addr, 22)
+
+	run := func(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
+		done := make(chan int64)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				close(done)
+				return
+			}
+			n, _ := io.Copy(io.Discard, c)
+			c.Close()
+			done <- n
+		}()
+		c, err := dial()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(chunk)
+		for b.Loop() {
+			if _, err := c.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+		<-done
+	}
+	b.Run("direct", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		run(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
+	})
+	b.Run("userspace", func(b *testing.B) {
+		ln, err := u.Listen(ctx, benchNode0, 22)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		run(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
+	})
+	b.Run("kernel", func(b *testing.B) {
+		ln, err := k.Listen(ctx, benchNode0, 22)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		run(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
+	})
+}
+
+// BenchmarkApply1000Rules: the time to apply a network whose subnet NSG
+// has 1,000 rules (random prefixes, tags and ports, both directions) — the
+// kernel fabric's Apply (compile to nftables text, one nft transaction,
+// routes) — against compiling the engine from the same snapshot, in the
+// same run.
+func BenchmarkApply1000Rules(b *testing.B) {
+	raw := thousandRules(b)
+	// Two networks that differ in one rule's access, applied in turn, so
+	// that every Apply rewrites the table.
+	other := []byte(strings.Replace(string(raw), `"access":"Allow","destinationAddressPrefix":"*","destinationPortRange":"1000-1000"`, `"access":"Deny","destinationAddressPrefix":"*","destinationPortRange":"1000-1000"`, 1))
+	if string(other) == string(raw) {
+		b.Fatal("the second network is the first")
+	}
+	compileRaw := func(raw []byte) *flow.Engine {
+		var snap network.Snapshot
+		if err := snap.DecodeBytes("bench", raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := snap.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		return flow.Compile(&snap, servicetag.LocalCloud())
+	}
+	compile := func() *flow.Engine { return compileRaw(raw) }
+	b.Run("engine-compile", func(b *testing.B) {
+		for b.Loop() {
+			compile()
+		}
+	})
+	b.Run("kernel-apply", func(b *testing.B) {
+		k := newFabric(b)
+		engs := []*flow.Engine{compile(), compileRaw(other)}
+		k.Apply(engs[1]) // namespaces made once; each op rewrites the rules
+		i := 0
+		for b.Loop() {
+			k.Apply(engs[i%2])
+			i++
+		}
+		if err := k.Err(); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// thousandRules is the differential test's network with 1,000 rules in
+// the NSG of subnet a.
+func thousandRules(b testing.TB) []byte {
+	srcs := []string{"Internet", "VirtualNetwork", "BatchNodeManagement", "Storage", "*"}
+	var rules []string
+	for i := range 1000 {
+		src := srcs[i%len(srcs)]
+		if i%3 == 0 {
+			src = fmt.Sprintf("10.%d.%d.0/24", 100+i/250, i%250)
+		}
+		rules = append(rules, fmt.Sprintf(`{"name": "r%d", "properties": {"priority": %d, "direction": %q, "access": %q, "protocol": %q,
+			"sourceAddressPrefix": %q, "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "%d-%d"}}`,
+			i, 100+i, []string{"Inbound", "Outbound"}[i%2], []string{"Allow", "Deny"}[i%7%2], []string{"Tcp", "Udp", "*"}[i%3], src, 1000+i, 1000+i+i%50))
+	}
+	docs := []string{
+		fmt.Sprintf(`{"id": "%s/networkSecurityGroups/nsg-a", "location": "eastus", "properties": {"securityRules": [%s]}}`, diffSub, strings.Join(rules, ",")),
+		fmt.Sprintf(`{"id": "%s/virtualNetworks/vnet", "location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "subnets": [
+			{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": "%s/networkSecurityGroups/nsg-a"}}},
+			{"name": "b", "properties": {"addressPrefix": "10.0.1.0/24"}}]}}`, diffSub, diffSub),
+		nicDoc(diffNICA0, "10.0.0.4", "a", "", false, false),
+		nicDoc(diffNICA1, "10.0.0.5", "a", "", false, false),
+		nicDoc(diffNICB0, "10.0.1.4", "b", "", false, false),
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte("["+strings.Join(docs, ",")+"]"), &list); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range list {
+		id := d["id"].(string)
+		d["name"] = id[strings.LastIndexByte(id, '/')+1:]
+	}
+	out, _ := json.Marshal(list)
+	return out
+}
