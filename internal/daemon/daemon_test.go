@@ -64,6 +64,8 @@ func TestOptionsCheck(t *testing.T) {
 			[]string{"InvalidArgument", "InvalidArgument"}},
 		{"pool", Options{DataDir: "d", Listen: "127.0.0.1:1", PublicIPPool: "10.0.0.0/31"}, []string{"InvalidArgument"}},
 		{"everything", Options{Listen: "8.8.8.8:1", TLSKey: "k"}, []string{"InvalidArgument", "InvalidArgument", "InsecureListener"}},
+		{"kernel fabric", Options{DataDir: "d", Listen: "127.0.0.1:1", Fabric: "linux"}, nil},
+		{"unknown fabric", Options{DataDir: "d", Listen: "127.0.0.1:1", Fabric: "ebpf"}, []string{"InvalidArgument"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -515,3 +515,25 @@ func TestStartReportsAnAgentThatFails(t *testing.T) {
 		t.Errorf("a failed start left its directory: %v", err)
 	}
 }
+
+// A spawner that confines its agents to network namespaces adopts none a
+// previous server left (their namespaces are that server's fabric's): it
+// refuses, and Reap clears them.
+func TestConfiningSpawnerAdoptsNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	old := h.spawner(SpawnerConfig{})
+	a1 := h.start(old, "node-1")
+	old.Detach()
+
+	confine := func(_ context.Context, _ NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error) { return cmd, nil }
+	sp := h.spawner(SpawnerConfig{Confine: confine})
+	ctx := testCtx(t)
+	if _, err := sp.Adopt(ctx, "node-1"); err == nil || !strings.Contains(err.Error(), "network namespace") {
+		t.Fatalf("Adopt by a confining spawner: %v, want a refusal naming the namespace", err)
+	}
+	if err := sp.Reap(ctx, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, a1.PID, 5*time.Second)
+}

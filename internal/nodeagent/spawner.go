@@ -40,7 +40,9 @@ type SpawnerConfig struct {
 	// Confine, when set, rewrites the command of a node's agent so that
 	// it runs inside the node's network — the kernel fabric's namespace of
 	// its NIC, where its jobs and replicas run too. It must still exec the
-	// agent itself (ip netns exec does).
+	// agent itself (ip netns exec does). A spawner that confines adopts no
+	// agent a previous server left: their namespaces are not this
+	// server's (they are reaped and their nodes replaced).
 	Confine func(ctx context.Context, spec NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error)
 	// StateRoot is the directory of the nodes' state directories; it is
 	// created (0700) if need be.
@@ -342,6 +344,13 @@ func (s *Spawner) Adopt(ctx context.Context, nodeID string) (*Agent, error) {
 		return nil, err
 	}
 	a, err := s.probe(ctx, nodeID)
+	if err == nil && s.cfg.Confine != nil {
+		// A confined agent lives in the namespace a previous server's
+		// fabric made for its node; this server's fabric made new ones,
+		// and the old one is cut off from every network.
+		a.proc.Release()
+		err = errors.New("it is confined to a network namespace of the previous server's fabric, which this server does not use")
+	}
 	if err != nil {
 		s.release(nodeID)
 		return nil, fmt.Errorf("nodeagent: cannot adopt the agent of node %s: %w", nodeID, err)
