@@ -3,14 +3,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/vnetml/vnetml/internal/apiserver"
+	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/compute"
 	"github.com/vnetml/vnetml/internal/fabric"
 	"github.com/vnetml/vnetml/internal/nodeagent"
@@ -40,8 +43,37 @@ func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server
 		// The kernel fabric confines the agent to its node's namespace:
 		// its jobs and replicas are born there, and every packet of theirs
 		// meets the rules.
+		//
+		// Its jobs and replicas run as a user of the node's own, without
+		// capabilities: as root they could leave the namespace. That user
+		// must reach its directory under the node's state directory: the
+		// data directory and the nodes' root are opened to traversal (not
+		// listing; what is in them is the server's alone, mode 0600 or
+		// 0700).
+		for _, d := range []string{o.DataDir, filepath.Join(o.DataDir, NodesDir)} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.Chmod(d, 0o711); err != nil {
+				return nil, err
+			}
+		}
+		abs, err := filepath.Abs(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+				return nil, armerror.New("FabricUnavailable", "--data-dir",
+					"--data-dir %s: %s is not searchable by other users, and the kernel fabric runs jobs as users of their own, who must reach their directories under the data directory. Give it the execute bit for others (chmod o+x %s) or choose a data directory elsewhere (under /var/lib, say).", o.DataDir, d, d)
+			}
+			if d == filepath.Dir(d) {
+				break
+			}
+		}
 		confine = func(ctx context.Context, spec nodeagent.NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error) {
-			c, err := fab.Command(ctx, fabric.Endpoint{NIC: spec.NIC, Addr: spec.Addr}, cmd.Path, cmd.Args[1:]...)
+			args := append(cmd.Args[1:], "--job-uid", strconv.Itoa(jobUID(spec.NodeID)))
+			c, err := fab.Command(ctx, fabric.Endpoint{NIC: spec.NIC, Addr: spec.Addr}, cmd.Path, args...)
 			if err != nil {
 				return nil, err
 			}
@@ -117,4 +149,13 @@ func agentEnv() []string {
 		}
 	}
 	return env
+}
+
+// jobUID is the user id of a node's jobs and replicas under the kernel
+// fabric: one per node (from a range no distribution gives to accounts),
+// so that a job reaches no other node's files.
+func jobUID(nodeID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(nodeID))
+	return 2_000_000 + int(h.Sum32()%1_000_000)
 }

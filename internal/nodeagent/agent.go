@@ -33,6 +33,9 @@ type config struct {
 	// ReplicaBackoff is the wait before a crashed replica's first restart.
 	ReplicaInitTimeout time.Duration
 	ReplicaBackoff     time.Duration
+	// JobUID, when not negative, is the user jobs and replicas run as
+	// (jobuser_unix.go); negative: the agent's own.
+	JobUID int
 }
 
 func (c *config) validate() error {
@@ -137,13 +140,13 @@ func runAgent(ctx context.Context, c config, ready io.Writer, log *slog.Logger) 
 	}
 	os.RemoveAll(filepath.Join(c.StateDir, jobsDir))
 	os.RemoveAll(filepath.Join(c.StateDir, replicasDir))
-	if a.jobs, err = newJobs(c.StateDir, c.NodeID, c.JobGrace, log); err != nil {
+	if a.jobs, err = newJobs(c.StateDir, c.NodeID, c.JobGrace, c.JobUID, log); err != nil {
 		return err
 	}
 	defer a.jobs.shutdown(context.Background()) // when the agent fails to start; a no-op after the one below
 	// The replicas leave the node as the jobs do: through the jobs' uplink
 	// and node-local proxy, which outlive them.
-	a.replicas = newReplicas(c.StateDir, c.NodeID, replicaConfig{grace: c.JobGrace, initTimeout: c.ReplicaInitTimeout, backoff: c.ReplicaBackoff},
+	a.replicas = newReplicas(c.StateDir, c.NodeID, replicaConfig{grace: c.JobGrace, initTimeout: c.ReplicaInitTimeout, backoff: c.ReplicaBackoff, uid: c.JobUID},
 		a.jobs.up, a.jobs.proxy, log)
 	defer a.replicas.shutdown()
 

@@ -61,6 +61,7 @@ Every flag may also be given as an environment variable.`,
 	f.DurationVar(&c.JobGrace, "job-grace", DefaultJobGrace, "how long a canceled or timed-out job, or a stopped replica, has between SIGTERM and SIGKILL ($VNETML_AGENT_JOB_GRACE)")
 	f.DurationVar(&c.ReplicaInitTimeout, "replica-init-timeout", DefaultReplicaInitTimeout, "how long a replica's init() may run before the replica fails ($VNETML_AGENT_REPLICA_INIT_TIMEOUT)")
 	f.DurationVar(&c.ReplicaBackoff, "replica-backoff", DefaultReplicaBackoff, "the wait before a crashed replica's first restart; it doubles with each crash ($VNETML_AGENT_REPLICA_BACKOFF)")
+	f.IntVar(&c.JobUID, "job-uid", -1, "run jobs and replicas as this user id, without capabilities (an agent running as root in a node's network namespace); -1: as the agent ($VNETML_AGENT_JOB_UID)")
 	cmd.SetContext(context.Background())
 	return cmd
 }
@@ -76,6 +77,7 @@ var envOf = map[string]string{
 
 	"replica-init-timeout": "VNETML_AGENT_REPLICA_INIT_TIMEOUT",
 	"replica-backoff":      "VNETML_AGENT_REPLICA_BACKOFF",
+	"job-uid":              "VNETML_AGENT_JOB_UID",
 }
 
 // flagsFromEnv sets each flag not given on the command line from its

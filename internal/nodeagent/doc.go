@@ -49,7 +49,9 @@
 //     against its SHA-256, and kept in <state dir>/snapshots/ (the 8 most
 //     recently used), so that another attempt or run of it downloads
 //     nothing.
-//   - Running: Argv in wd/, in a process group of its own, stdin
+//   - Running: Argv in wd/ — as the user --job-uid names, without
+//     capabilities, when it is given (jobuser_unix.go) — in a process
+//     group of its own, stdin
 //     /dev/null, stdout and stderr into one pipe, with an environment of
 //     its own: PATH, LANG, LC_*, TZ and TMPDIR of the agent's and nothing
 //     else of it, HOME (the job directory), the run's Env, job.Env*, the

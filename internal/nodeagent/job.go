@@ -39,6 +39,7 @@ const (
 	workDir      = "wd"     // the job's working directory: the snapshot
 	caFile       = "ca.pem" // Spec.CACert: SSL_CERT_FILE
 	libDir       = "lib"    // the Python run context (runtime/python): PYTHONPATH
+	tmpDir       = "tmp"    // TMPDIR of a job run as its own user (--job-uid)
 	driverLog    = "70_driver_log.txt"
 	procFile     = "process.json" // the job's process group, while it runs
 )
@@ -67,6 +68,7 @@ type jobs struct {
 	stateDir string
 	nodeID   string
 	grace    time.Duration
+	uid      int // the jobs' user; negative: the agent's
 	log      *slog.Logger
 	up       *uplink
 	proxy    *localProxy
@@ -88,14 +90,14 @@ type jobs struct {
 	closed bool
 }
 
-func newJobs(stateDir, nodeID string, grace time.Duration, log *slog.Logger) (*jobs, error) {
+func newJobs(stateDir, nodeID string, grace time.Duration, uid int, log *slog.Logger) (*jobs, error) {
 	up := newUplink()
 	px, err := startLocalProxy(up, log)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &jobs{stateDir: stateDir, nodeID: nodeID, grace: grace, log: log, up: up, proxy: px,
+	return &jobs{stateDir: stateDir, nodeID: nodeID, grace: grace, uid: uid, log: log, up: up, proxy: px,
 		snaps:    &snapshotCache{dir: filepath.Join(stateDir, snapshotsDir), keep: keepSnapshots},
 		stopping: make(chan struct{}), reportCtx: ctx, endReporting: cancel, byRun: map[string]*attempt{}}, nil
 }
@@ -483,6 +485,19 @@ func (a *attempt) prepare(ctx context.Context) *job.Error {
 		}
 		return &job.Error{Code: job.CodeSnapshot, Message: fmt.Sprintf("Preparing failed: the snapshot %s from storage account %s cannot be unpacked on node %s: %v",
 			s.SHA256, s.Account, a.node(), err)}
+	}
+	if a.j.uid >= 0 {
+		if err := os.Mkdir(filepath.Join(a.dir, tmpDir), 0o700); err != nil {
+			return sysErr(err)
+		}
+		// The driver log stays the agent's: the job writes to it through
+		// its pipe only.
+		if err := handOver(a.dir, a.j.stateDir, a.j.uid); err != nil {
+			return sysErr(fmt.Errorf("handing the job's directory to its user: %w", err))
+		}
+		if err := os.Lchown(a.logPath(), os.Getuid(), os.Getgid()); err != nil {
+			return sysErr(err)
+		}
 	}
 	a.j.log.Info("job: snapshot ready", "run", a.spec.RunID, "attempt", a.spec.Attempt, "snapshot", s.SHA256, "cached", hit)
 	return nil

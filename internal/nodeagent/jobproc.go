@@ -119,6 +119,7 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 	// Stdin nil is /dev/null; one pipe takes both stdout and stderr, in
 	// the order the job writes them.
 	cmd := &exec.Cmd{Path: path, Args: a.spec.Argv, Dir: a.wd(), Env: env, Stdout: pw, Stderr: pw}
+	runAs(cmd, a.j.uid)
 	exited, err := startGroup(cmd, &a.reaped)
 	pw.Close()
 	if err != nil {
@@ -301,6 +302,10 @@ func (a *attempt) env() []string {
 		jobTagEnv:              a.tag,
 	})
 	m["PYTHONPATH"] = pythonPath(filepath.Join(a.dir, libDir), a.spec.Env["PYTHONPATH"])
+	if a.j.uid >= 0 {
+		m["TMPDIR"] = filepath.Join(a.dir, tmpDir) // the agent's is not the job user's
+		m["PATH"] = publicPath(m["PATH"])
+	}
 	return envList(m)
 }
 

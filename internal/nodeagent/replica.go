@@ -55,6 +55,7 @@ type replicaConfig struct {
 	grace       time.Duration // between SIGTERM and SIGKILL when one is stopped
 	initTimeout time.Duration
 	backoff     time.Duration
+	uid         int // the replicas' user; negative: the agent's
 }
 
 // replicas runs the node's web-service replicas, any number at once, and

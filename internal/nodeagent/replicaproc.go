@@ -70,6 +70,14 @@ func (r *replicaRun) prepare(ctx context.Context) *replica.Error {
 	if err := os.WriteFile(entry, []byte(r.spec.Entry.Content), 0o644); err != nil {
 		return sysErr(err)
 	}
+	if uid := r.m.cfg.uid; uid >= 0 {
+		if err := os.Mkdir(filepath.Join(r.dir, tmpDir), 0o700); err != nil {
+			return sysErr(err)
+		}
+		if err := handOver(r.dir, r.m.stateDir, uid); err != nil {
+			return sysErr(fmt.Errorf("handing the replica's directory to its user: %w", err))
+		}
+	}
 	return nil
 }
 
@@ -175,6 +183,7 @@ func (r *replicaRun) runProcess() procOutcome {
 		"python3", filepath.Join(r.dir, libDir, scoreFile), "--entry", r.entryPath(), "--name", name, "--port", "0",
 		"--workers", strconv.Itoa(s.Workers), "--timeout-ms", strconv.Itoa(s.TimeoutMs),
 		"--max-body-bytes", strconv.FormatInt(s.MaxBodyBytes, 10), "--max-wait-ms", strconv.Itoa(s.MaxWaitMs)}}
+	runAs(cmd, r.m.cfg.uid)
 	from := r.logs.written()
 	var reaped atomic.Bool
 	exited, err := startGroup(cmd, &reaped)
@@ -318,6 +327,10 @@ func (r *replicaRun) env() []string {
 		jobTagEnv:              r.tag,
 	})
 	m["PYTHONPATH"] = pythonPath(filepath.Join(r.dir, libDir), r.spec.Env["PYTHONPATH"])
+	if r.m.cfg.uid >= 0 {
+		m["TMPDIR"] = filepath.Join(r.dir, tmpDir)
+		m["PATH"] = publicPath(m["PATH"])
+	}
 	return envList(m)
 }
 

@@ -3,6 +3,8 @@
 package quickstart
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vnetml/vnetml/internal/fabric/linux"
@@ -15,5 +17,13 @@ func TestQuickstartKernelFabric(t *testing.T) {
 	if err := linux.Check(); err != nil {
 		t.Skip(err)
 	}
-	runQuickstart(t, "--fabric", "linux")
+	// Jobs run as users of their own, who must reach the data directory
+	// under the test's temporary directory.
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runQuickstart(t, dir, "--fabric", "linux")
 }

@@ -27,14 +27,15 @@ func TestMain(m *testing.M) {
 
 // TestQuickstart runs `vnetml quickstart` whole: every step must do what
 // its title says, and the last must be refused with the article's advice.
-func TestQuickstart(t *testing.T) { runQuickstart(t) }
+func TestQuickstart(t *testing.T) { runQuickstart(t, t.TempDir()) }
 
-// runQuickstart runs the quickstart with args and checks its output.
-func runQuickstart(t *testing.T, args ...string) {
+// runQuickstart runs the quickstart with args, its data directory under
+// tmp, and checks its output.
+func runQuickstart(t *testing.T, tmp string, args ...string) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed: the quickstart's experiment is a Python script")
 	}
-	t.Setenv("TMPDIR", t.TempDir()) // the data directory, removed at the end either way
+	t.Setenv("TMPDIR", tmp) // the data directory, removed at the end either way
 	var out, errOut bytes.Buffer
 	cmd := Command(&out, &errOut)
 	cmd.SetArgs(args)

@@ -105,6 +105,17 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The file is the server's alone (SQLite gives its -wal and -shm the
+	// same mode): the data directory may be open to traversal, for the
+	// jobs that run as other users (the kernel fabric's --job-uid).
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	// Pragmas are per connection: busy_timeout first (the driver runs it
 	// first), journal_mode persists in the file.
 	const common = "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
