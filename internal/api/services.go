@@ -70,6 +70,12 @@ type ServiceProperties struct {
 	ReplicaMaxConcurrentRequests int   `json:"replicaMaxConcurrentRequests,omitempty"`
 	MaxRequestWaitTime           int   `json:"maxRequestWaitTime,omitempty"`
 	MaxRequestBodyBytes          int64 `json:"maxRequestBodyBytes,omitempty"`
+	// RetryIdempotentRequests says the service's scoring calls are
+	// idempotent: a call whose replica fails before answering (its
+	// connection refused or lost) is sent to another ready replica, up
+	// to MaxScoringTries in all. A vnetml extension; off by default, as a
+	// call that may have run once must not run twice unasked.
+	RetryIdempotentRequests bool `json:"retryIdempotentRequests,omitempty"`
 
 	// Read-only.
 	State       string           `json:"state,omitempty"`

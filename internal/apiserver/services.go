@@ -281,7 +281,7 @@ func (s *Server) serviceSpec(ctx context.Context, id string) (inference.Spec, er
 	p := d.Properties
 	sp := inference.Spec{ID: r.ID, Name: d.Name, Generation: p.Generation, Entry: replica.Script{Name: p.EntryScript.Name, Content: p.EntryScript.Content},
 		Env: p.EnvironmentVariables, CACert: string(s.caPEM), Workers: p.ReplicaMaxConcurrentRequests, MaxWaitMs: p.MaxRequestWaitTime,
-		TimeoutMs: p.ScoringTimeoutMs, MaxBodyBytes: p.MaxRequestBodyBytes}
+		TimeoutMs: p.ScoringTimeoutMs, MaxBodyBytes: p.MaxRequestBodyBytes, Retry: p.RetryIdempotentRequests}
 	if p.NumReplicas != nil {
 		sp.Fixed = *p.NumReplicas
 	} else {

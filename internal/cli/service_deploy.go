@@ -40,6 +40,7 @@ type serviceDeployCmd struct {
 	autoscaleEvery  string
 
 	tokenAuth    bool
+	retry        bool
 	noAuth       bool
 	primaryKey   string
 	secondaryKey string
@@ -61,7 +62,7 @@ func newServiceDeployCmd(e *env) *cobra.Command {
 		Use: "deploy NAME -w WORKSPACE [-g GROUP] --compute CLUSTER --model NAME[:VERSION]... --entry FILE [--env NAME=VALUE]... " +
 			"[--num-replicas N | --autoscale-min N --autoscale-max N --autoscale-target-utilization P --autoscale-refresh-seconds S] " +
 			"[--token-auth | --no-auth | --primary-key KEY --secondary-key KEY] [--scoring-timeout-ms N] [--max-concurrent-requests N] " +
-			"[--max-request-wait-ms N] [--description TEXT] [--tag KEY=VALUE]... [--wait [--timeout DURATION]]",
+			"[--max-request-wait-ms N] [--retry-idempotent] [--description TEXT] [--tag KEY=VALUE]... [--wait [--timeout DURATION]]",
 		Short: "Deploy registered models and an entry script as a web service on an inference cluster",
 		Long: `Deploy a web service, as the SDK v1's Model.deploy(ws, NAME, models,
 InferenceConfig(entry_script=FILE), AksWebservice.deploy_configuration(...),
@@ -84,7 +85,10 @@ nothing.
 
 --scoring-timeout-ms (60000) bounds a call to run(); a replica takes
 --max-concurrent-requests calls at once (1), and a call waits at most
---max-request-wait-ms (500) for one.
+--max-request-wait-ms (500) for one. --retry-idempotent says the calls
+are idempotent: one whose replica fails before answering (it crashed, say)
+is tried on another ready replica, up to 3 tries in all; without it such a
+call gets 502.
 
 The command prints the service's state and scoring URI. With --wait it
 follows the deployment as wait_for_deployment(show_output=True) does —
@@ -122,6 +126,7 @@ times out (--timeout, default 10m; the deployment goes on).`,
 	f.Var(text(&c.scoringTimeout, "N"), "scoring-timeout-ms", "how long a call to run() may take, in milliseconds (default 60000)")
 	f.Var(text(&c.maxConcurrent, "N"), "max-concurrent-requests", "the calls a replica takes at once (default 1)")
 	f.Var(text(&c.maxWait, "N"), "max-request-wait-ms", "how long a call may wait for a free replica, in milliseconds (default 500)")
+	f.BoolVar(&c.retry, "retry-idempotent", false, "the scoring calls are idempotent: one whose replica fails before answering is tried on another ready replica")
 	f.Var(text(&c.description, "TEXT"), "description", "the service's description")
 	f.Var(&listFlag{&c.tags, "KEY=VALUE"}, "tag", "a tag of the service; repeat for more")
 	f.BoolVar(&c.wait, "wait", false, "follow the deployment until it is Healthy or Failed (wait_for_deployment(show_output=True))")
@@ -234,6 +239,7 @@ func (c *serviceDeployCmd) check() (api.Service, time.Duration, time.Duration, e
 	if n := positive("--max-request-wait-ms", c.maxWait); n != nil {
 		p.MaxRequestWaitTime = *n
 	}
+	p.RetryIdempotentRequests = c.retry
 
 	// --wait and its companions.
 	timeout, interval := defaultServiceTimeout, time.Duration(0)

@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -236,12 +238,64 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	s.sample()
 	defer s.inflight.Add(-1)
+	if sp.Retry {
+		f.serveRetrying(w, r, s, sl)
+		return
+	}
 	ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
 	f.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// proxyError answers a call the front end could not pass on.
+// MaxScoringTries bounds the replicas an idempotent call is tried on.
+const MaxScoringTries = 3
+
+// failedTry is where proxyError leaves the error of a try that may be
+// made again, instead of answering it (in the request's context under
+// failedTryKey).
+type failedTry struct{ err error }
+
+type failedTryKey struct{}
+
+// serveRetrying passes an idempotent call on, and when the replica fails
+// before answering — its connection refused or lost, no byte of an answer
+// sent — passes it to another ready replica, up to MaxScoringTries. The
+// body is read first (it is bounded), so that each try sends it whole.
+func (f *front) serveRetrying(w http.ResponseWriter, r *http.Request, s *service, sl *slot) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		f.proxyError(w, r, err)
+		return
+	}
+	tried := map[*slot]bool{}
+	var last error
+	for range MaxScoringTries {
+		tried[sl] = true
+		ft := &failedTry{}
+		ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
+		ctx = context.WithValue(ctx, failedTryKey{}, ft)
+		req := r.WithContext(ctx)
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		f.proxy.ServeHTTP(w, req)
+		if ft.err == nil {
+			return // answered
+		}
+		last = ft.err
+		if sl = s.pickExcept(tried); sl == nil || r.Context().Err() != nil {
+			break
+		}
+		f.c.log.Info("inference: a replica failed before answering; the idempotent call is tried on another", "service", s.sp.Name, "error", last)
+	}
+	f.proxyError(w, r, last)
+}
+
+// proxyError answers a call the front end could not pass on — or, for a
+// try of an idempotent call (serveRetrying), leaves the error to it.
 func (f *front) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if ft, ok := r.Context().Value(failedTryKey{}).(*failedTry); ok {
+		ft.err = err
+		return
+	}
 	var denied *fabric.Denied
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -263,6 +317,20 @@ func (s *service) pick() *slot {
 	start := int(s.rr.Add(1))
 	for i := range n {
 		if sl := s.slots[(start+i)%n]; sl.ready() {
+			return sl
+		}
+	}
+	return nil
+}
+
+// pickExcept returns a ready replica not among tried, or nil.
+func (s *service) pickExcept(tried map[*slot]bool) *slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.slots)
+	start := int(s.rr.Add(1))
+	for i := range n {
+		if sl := s.slots[(start+i)%n]; sl.ready() && !tried[sl] {
 			return sl
 		}
 	}

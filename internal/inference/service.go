@@ -78,8 +78,11 @@ type Spec struct {
 	Workers              int
 	MaxWaitMs, TimeoutMs int
 	MaxBodyBytes         int64
-	Keys                 []string // accepted keys; none: no key auth
-	TokenKey             []byte   // token auth: the tokens' HMAC key
+	// Retry sends a call whose replica failed before answering to
+	// another ready replica (the service says its calls are idempotent).
+	Retry    bool
+	Keys     []string // accepted keys; none: no key auth
+	TokenKey []byte   // token auth: the tokens' HMAC key
 }
 
 // Controller runs web services. Create it with New.
