@@ -196,6 +196,12 @@ const (
 	// ClientAddressHeader, on the CONNECT request, is the public IPv4
 	// address the client calls from (configured per login).
 	ClientAddressHeader = "X-Vnetml-Client-Address"
+	// ClientNICHeader, on the CONNECT request, names a network interface
+	// (resource id, or a name unique among the NICs) to call from instead
+	// of a public address: the connection leaves from its primary
+	// address, as a process of its VM would, and the NSGs judge it so.
+	// The token needs write access to that interface.
+	ClientNICHeader = "X-Vnetml-Client-Nic"
 	// DefaultClientAddress is the address of a client that gives none: an
 	// Internet address (TEST-NET-3, the local cloud's client range).
 	DefaultClientAddress = "203.0.113.10"

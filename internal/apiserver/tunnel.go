@@ -24,7 +24,8 @@ import (
 
 // tunnel answers CONNECT host:port (see api.ClientAddressHeader): a client
 // outside the virtual cloud opens a connection to a virtual address
-// through the fabric, from its public address. A refusal by the network
+// through the fabric, from its public address — or from a network
+// interface it may write to (api.ClientNICHeader), as its VM would. A refusal by the network
 // is a 403 whose body carries the explanation (vnetml's client reads it;
 // Go's transport alone would show only the status).
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
@@ -49,13 +50,30 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusProxyAuthRequired, err.Error())
 		return
 	}
-	from, err := clientAddress(r.Header.Get(api.ClientAddressHeader))
-	if err == nil {
-		err = s.notPlatform(from)
-	}
-	if err != nil {
-		fail(http.StatusBadRequest, err.Error())
-		return
+	var src fabric.Endpoint
+	if ref := strings.TrimSpace(r.Header.Get(api.ClientNICHeader)); ref != "" {
+		// From a network interface: acting as its VM, which writing to
+		// the interface allows.
+		n, err := s.engine().eng.NIC(ref)
+		if err != nil {
+			fail(http.StatusBadRequest, fmt.Sprintf("%s %q: %v", api.ClientNICHeader, ref, err))
+			return
+		}
+		if err := auth.Authorize(p, auth.Write, n.ID); err != nil {
+			fail(http.StatusForbidden, fmt.Sprintf("token %s may not call from network interface %s: %v", p.TokenID, n.Name, err))
+			return
+		}
+		src = fabric.Endpoint{NIC: n.ID}
+	} else {
+		from, err := clientAddress(r.Header.Get(api.ClientAddressHeader))
+		if err == nil {
+			err = s.notPlatform(from)
+		}
+		if err != nil {
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+		src = fabric.Endpoint{Addr: from}
 	}
 	host, portText, err := net.SplitHostPort(r.Host)
 	port, perr := strconv.ParseUint(portText, 10, 16)
@@ -75,7 +93,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	c, err := s.fab.Dial(ctx, fabric.Endpoint{Addr: from}, netip.AddrPortFrom(dst, uint16(port)))
+	c, err := s.fab.Dial(ctx, src, netip.AddrPortFrom(dst, uint16(port)))
 	cancel()
 	if err != nil {
 		var d *fabric.Denied

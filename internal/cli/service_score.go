@@ -27,6 +27,7 @@ type serviceScoreCmd struct {
 	data         string
 	dataFile     string
 	key          string
+	fromNIC      string
 	scoringCA    string
 	scoringCAPEM []byte // --scoring-ca-cert's content, once checked
 }
@@ -38,8 +39,8 @@ const maxScoreData = 100 << 20
 func newServiceScoreCmd(e *env) *cobra.Command {
 	c := &serviceScoreCmd{env: e}
 	cmd := &cobra.Command{
-		Use:   "score NAME -w WORKSPACE [-g GROUP] (--data JSON | --data-file FILE) [--from IP] [--key KEY] [--scoring-ca-cert FILE]",
-		Short: "Call a web service's scoring URI from outside the virtual network and print its answer",
+		Use:   "score NAME -w WORKSPACE [-g GROUP] (--data JSON | --data-file FILE) [--from IP | --from-nic NIC] [--key KEY] [--scoring-ca-cert FILE]",
+		Short: "Call a web service's scoring URI, from outside the virtual network or from a NIC in it, and print its answer",
 		Long: `Call a web service, as the SDK v1's Webservice.run(input_data): POST the
 data (JSON: --data, or --data-file, - for stdin) to the service's scoring
 URI, http://<front end>:80/api/v1/service/<name>/score, with the
@@ -62,6 +63,13 @@ after DNAT, as Azure does. A refusal names the rule; admit your network on
 the scoring URI's port — TCP 80, or 443 with TLS (the quickstart admits
 203.0.113.0/24 on 80) — or call from an address the rules admit.
 
+--from-nic NIC (a network interface's name or resource id) calls from
+inside the virtual network instead, as a process on that interface's VM:
+the call leaves from its primary address, its subnet's NSG outbound and
+the front end's subnet's NSG inbound judge it — how an inference cluster
+behind an internal load balancer, which nothing outside reaches, is
+called. Your token needs write access to the interface.
+
 The answer of run() is printed as the service sent it.
 
 Exit status: 0 for an answer; 1 when the service answers an error (401
@@ -69,7 +77,8 @@ without a valid key, 503 without a ready replica, 504 past
 scoringTimeoutMs, 500 with run()'s traceback), printed; 2 for bad input or
 a refusal by the network.`,
 		Example: `  vnetml service score mysvc -w myworkspace --data '{"data": [[2, -1], [-2, 1]]}'
-  vnetml service score mysvc -w myworkspace --data-file request.json --from 198.51.100.7`,
+  vnetml service score mysvc -w myworkspace --data-file request.json --from 198.51.100.7
+  vnetml service score mysvc -w myworkspace --data '{"data": [[1, 2]]}' --from-nic client-vm-nic`,
 		Args: serviceArg,
 		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
 	}
@@ -79,6 +88,7 @@ a refusal by the network.`,
 	f.Var(text(&c.dataFile, "FILE"), "data-file", "a file holding the request body (- for stdin)")
 	f.Var(text(&c.sf.srv.clientAddress, "IP"), "from", "the public IPv4 address to call from, which the NSG judges "+
 		"(default $VNETML_CLIENT_ADDRESS, the login config, or "+api.DefaultClientAddress+")")
+	f.Var(text(&c.fromNIC, "NIC"), "from-nic", "call from this network interface (name or resource id) inside the virtual network, instead of from a public address")
 	f.Var(text(&c.key, "KEY"), "key", "the key or token to send (default: the service's primary key, or a new token)")
 	f.Var(text(&c.scoringCA, "FILE"), "scoring-ca-cert", "a PEM file of CA certificates to trust for an https scoring URI, besides the deployment CA and the system's")
 	c.sf.register(f)
@@ -112,7 +122,9 @@ func (c *serviceScoreCmd) check() ([]byte, error) {
 		}
 		body = b
 	}
-	if c.sf.srv.clientAddress != "" {
+	if c.fromNIC != "" && c.sf.srv.clientAddress != "" {
+		l.Addf(codeInvalidArgument, "--from-nic", "--from-nic and --from cannot be combined: call from a network interface or from a public address")
+	} else if c.sf.srv.clientAddress != "" {
 		if _, e := checkClientAddress(c.sf.srv.clientAddress); e != nil {
 			e.Target = "--from"
 			l.Add(e)
@@ -188,7 +200,12 @@ func (c *serviceScoreCmd) run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	hc, err := cl.DataPlane(ctx, from.String())
+	var hc *http.Client
+	if c.fromNIC != "" {
+		hc, err = cl.DataPlaneFromNIC(ctx, c.fromNIC)
+	} else {
+		hc, err = cl.DataPlane(ctx, from.String())
+	}
 	if err != nil {
 		return err
 	}
@@ -198,7 +215,9 @@ func (c *serviceScoreCmd) run(ctx context.Context, args []string) error {
 		}
 	}
 	res, err := cl.Score(ctx, hc, p.ScoringURI, credential, body)
-	if err != nil {
+	if err != nil && c.fromNIC != "" {
+		return explainScoreFromNIC(err, name, c.fromNIC)
+	} else if err != nil {
 		return explainScoreError(err, name, from.String(), p)
 	}
 	if e := res.Err(); e != nil {
@@ -273,4 +292,13 @@ func scoringPort(uri string) string {
 		return "443"
 	}
 	return "80"
+}
+
+// explainScoreFromNIC turns a refusal of a call from a network interface
+// into a usage error naming the rule (the refusal carries it).
+func explainScoreFromNIC(err error, name, nic string) error {
+	if a, ok := armerror.As(err); ok && a.Code == "ConnectionDenied" {
+		return armerror.New(a.Code, "--from-nic", "Scoring service %s from network interface %s was refused by the network: %s", name, nic, a.Message)
+	}
+	return err
 }

@@ -125,6 +125,7 @@ func TestServiceFlags(t *testing.T) {
 		{score("--data-file", filepath.Join(dir, "nosuch.json")), []string{"(--data-file)", "cannot read --data-file", "no such file or directory"}},
 		{score("--data", "{}", "--from", "10.0.0.9"), []string{"(--from)", "not a public address"}},
 		{score("--data", "{}", "--from", "somewhere"), []string{"(--from)", "is not an IPv4 address"}},
+		{score("--data", "{}", "--from", "203.0.113.7", "--from-nic", "vm-nic"), []string{"(--from-nic)", "cannot be combined"}},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -23,6 +23,25 @@ import (
 // so NSGs and firewalls judge it as a client on the Internet. TLS is
 // verified against the deployment CA, fetched from the server.
 func (c *Client) DataPlane(ctx context.Context, clientAddress string) (*http.Client, error) {
+	if clientAddress == "" {
+		clientAddress = api.DefaultClientAddress
+	}
+	hdr := http.Header{}
+	hdr.Set(api.ClientAddressHeader, clientAddress)
+	return c.dataPlane(ctx, hdr)
+}
+
+// DataPlaneFromNIC is DataPlane for connections that leave from a network
+// interface (resource id, or a name unique among the NICs) instead of a
+// public address: as a process of its VM, inside the virtual network.
+// The token needs write access to the interface.
+func (c *Client) DataPlaneFromNIC(ctx context.Context, nic string) (*http.Client, error) {
+	hdr := http.Header{}
+	hdr.Set(api.ClientNICHeader, nic)
+	return c.dataPlane(ctx, hdr)
+}
+
+func (c *Client) dataPlane(ctx context.Context, hdr http.Header) (*http.Client, error) {
 	ca, err := c.CA(ctx)
 	if err != nil {
 		return nil, err
@@ -36,14 +55,9 @@ func (c *Client) DataPlane(ctx context.Context, clientAddress string) (*http.Cli
 	if !pool.AppendCertsFromPEM(ca) {
 		return nil, armerror.New("InvalidCACert", "", "The server's deployment CA (%s) is not a PEM certificate.", api.CAPath)
 	}
-	if clientAddress == "" {
-		clientAddress = api.DefaultClientAddress
-	}
 	proxy := *c.base
 	proxy.Path, proxy.RawQuery = "", ""
-	hdr := http.Header{}
 	hdr.Set("Proxy-Authorization", "Bearer "+c.token)
-	hdr.Set(api.ClientAddressHeader, clientAddress)
 	tr := &http.Transport{
 		// HTTPS goes through the transport's own CONNECT; plain HTTP (a
 		// scoring endpoint on port 80) would be sent to the proxy as an

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vnetml/vnetml/internal/api"
+	"github.com/vnetml/vnetml/internal/client"
 	"github.com/vnetml/vnetml/internal/job"
 )
 
@@ -282,6 +283,55 @@ func TestInternalFrontEnd(t *testing.T) {
 		t.Fatalf("an outside caller reached the internal front end %s", p.ScoringURI)
 	} else {
 		t.Logf("outside caller: %v", err)
+	}
+
+	// A VM's NIC in another subnet of the network reaches it (the NSG's
+	// AllowVnetInBound admits it), as `vnetml service score --from-nic`
+	// calls; a rule that denies that subnet refuses it, named.
+	s.quickstart(0, 1, withClientSubnet(""))
+	keys, err := s.c.ServiceKeys(context.Background(), client.ServicePath(qsWorkspace, "mysvc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromNIC := func() (int, error) {
+		hc, err := s.c.DataPlaneFromNIC(context.Background(), "client-vm-nic")
+		if err != nil {
+			return 0, err
+		}
+		req, _ := http.NewRequest("POST", p.ScoringURI, strings.NewReader(`{"data": [[1, 1]]}`))
+		req.Header.Set("Authorization", "Bearer "+keys.PrimaryKey)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := fromNIC(); err != nil || code != http.StatusOK {
+		t.Fatalf("from client-vm-nic in subnet clients: %d, %v; want 200", code, err)
+	}
+	s.quickstart(0, 1, withClientSubnet(`    - name: DenyClientsScoring
+      priority: 125
+      access: Deny
+      protocol: Tcp
+      source: 10.0.1.0/24
+      destinationPorts: 80
+`))
+	_, err = fromNIC()
+	if err == nil || !strings.Contains(err.Error(), "DenyClientsScoring") {
+		t.Fatalf("from client-vm-nic with DenyClientsScoring: %v, want a refusal naming the rule", err)
+	}
+}
+
+// withClientSubnet edits the quickstart's manifest: a subnet clients
+// (10.0.1.0/24, no NSG) with a VM's network interface client-vm-nic at
+// 10.0.1.4, and rules added to ml-nsg before AllowScoringFromOffice.
+func withClientSubnet(rules string) func(string) string {
+	return func(m string) string {
+		m = strings.Replace(m, "      serviceEndpoints: [Microsoft.Storage, Microsoft.KeyVault]\n",
+			"      serviceEndpoints: [Microsoft.Storage, Microsoft.KeyVault]\n    - name: clients\n      addressPrefix: 10.0.1.0/24\n"+
+				"\n  networkInterfaces:\n  - {name: client-vm-nic, subnet: mynetwork/clients, privateIPAddress: 10.0.1.4}\n", 1)
+		return strings.Replace(m, "    - name: AllowScoringFromOffice\n", rules+"    - name: AllowScoringFromOffice\n", 1)
 	}
 }
 
