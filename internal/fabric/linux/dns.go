@@ -11,8 +11,10 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
 )
 
 // The platform's DNS: Azure answers every VM at 168.63.129.16; the kernel
@@ -24,6 +26,11 @@ import (
 // dnsTTL is the TTL of an answer: short, as names move when resources are
 // recreated.
 const dnsTTL = 5
+
+// maxDNSConns bounds the TCP connections the DNS server serves at once:
+// DNS is open to every port whatever its NSGs say, and each connection is
+// a descriptor and a goroutine of the server's own process.
+const maxDNSConns = 64
 
 // serveDNS starts the DNS server on hostVIP:53 (UDP and TCP) in svc.
 func (f *Fabric) serveDNS() error {
@@ -50,10 +57,19 @@ func (f *Fabric) serveDNS() error {
 	f.closers[pc] = struct{}{}
 	f.closers[ln] = struct{}{}
 	f.mu.Unlock()
+	// A query carries the mark of the VNet it came from (servicesRuleset);
+	// its answer must too, or it is routed by svc's main table, which has
+	// no route to VNets whose address spaces overlap (an accepted TCP
+	// socket gets the mark from its SYN, a UDP answer only this way).
+	uc := pc.(*net.UDPConn)
+	if rc, err := uc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVMARK, 1) })
+	}
 	go func() {
 		buf := make([]byte, 1500)
+		oob := make([]byte, 64)
 		for {
-			n, from, err := pc.ReadFrom(buf)
+			n, oobn, _, from, err := uc.ReadMsgUDPAddrPort(buf, oob)
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return
@@ -61,19 +77,53 @@ func (f *Fabric) serveDNS() error {
 				continue
 			}
 			if out := f.answer(buf[:n], 512); out != nil {
-				pc.WriteTo(out, from)
+				uc.WriteMsgUDPAddrPort(out, markCmsg(oob[:oobn]), from)
 			}
 		}
 	}()
 	go func() {
+		// Bounded: DNS is open to every port whatever its NSGs say, and
+		// each connection is a descriptor and a goroutine of the server.
+		sem := make(chan struct{}, maxDNSConns)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go f.serveDNSConn(c)
+			select {
+			case sem <- struct{}{}:
+				go func() {
+					defer func() { <-sem }()
+					f.serveDNSConn(c)
+				}()
+			default:
+				c.Close()
+			}
 		}
 	}()
+	return nil
+}
+
+// markCmsg returns the control message that sends an answer with the mark
+// its query arrived with (SO_RCVMARK), or nil when it had none.
+func markCmsg(oob []byte) []byte {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_MARK && len(m.Data) >= 4 {
+			if binary.NativeEndian.Uint32(m.Data) == 0 {
+				return nil
+			}
+			b := make([]byte, unix.CmsgSpace(4))
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+			h.Level, h.Type = unix.SOL_SOCKET, unix.SO_MARK
+			h.SetLen(unix.CmsgLen(4))
+			copy(b[unix.CmsgLen(0):], m.Data[:4])
+			return b
+		}
+	}
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,11 +440,39 @@ func (f *Fabric) Dial(ctx context.Context, src fabric.Endpoint, dst netip.AddrPo
 	// firewall, a NIC reached by its private address), else the address.
 	dstEp := fabric.Endpoint{Addr: dst.Addr()}
 	f.mu.Lock()
-	if eps := f.bindings[dst]; len(eps) == 1 {
+	eps := f.bindings[dst]
+	f.mu.Unlock()
+	if len(eps) == 1 && reaches(f.eng.Load(), src, eps[0]) {
 		dstEp = eps[0]
 	}
-	f.mu.Unlock()
 	return f.dial(ctx, src, dstEp, dst)
+}
+
+// reaches reports whether a packet from src to the address of listener ep
+// can be the one ep receives: not when both are NICs and ep's VNet is
+// neither src's nor peered with it — with overlapping address spaces, the
+// address is then another NIC's in src's own VNet, which the engine finds
+// from the address alone.
+func reaches(eng *flow.Engine, src, ep fabric.Endpoint) bool {
+	if eng == nil || src.NIC == "" || ep.NIC == "" {
+		return true
+	}
+	vnetOf := func(e fabric.Endpoint) *flow.VNet {
+		n, err := eng.NIC(e.NIC)
+		if err != nil {
+			return nil
+		}
+		ic, err := n.IPConfigFor(e.Addr)
+		if err != nil {
+			return nil
+		}
+		return ic.Subnet.VNet
+	}
+	a, b := vnetOf(src), vnetOf(ep)
+	if a == nil || b == nil || a == b {
+		return true
+	}
+	return slices.Contains(a.PeerKeys(), network.Key(b.ID))
 }
 
 // DialEndpoint implements fabric.Fabric.
@@ -676,6 +706,7 @@ func (f *Fabric) deleteAll() error {
 	for _, p := range f.ports {
 		p.ns.close()
 		names = append(names, p.ns.name)
+		os.RemoveAll(filepath.Join(etcNetns, p.ns.name)) // its resolv.conf
 	}
 	for _, r := range f.routers {
 		r.ns.close()

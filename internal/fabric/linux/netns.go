@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -23,10 +24,24 @@ import (
 const netnsDir = "/run/netns"
 
 // netns is a named network namespace of the fabric.
+//
+// Its handle is closed (Apply removing a port or router, Close) while
+// Listen, Dial, Expose, Do or a reader may still be entering it from the
+// topology they loaded: the descriptor is closed only once the last of
+// them has left, and do refuses once close was called — setns on a closed
+// descriptor whose number the process gave to another namespace would
+// make the socket there.
 type netns struct {
 	name string
-	*netnsx.Handle
+	h    *netnsx.Handle
+
+	mu     sync.Mutex
+	users  int
+	closed bool
 }
+
+// errNamespaceGone is returned by do after close.
+var errNamespaceGone = errors.New("fabric: the namespace was deleted (the network changed, or the fabric closed)")
 
 // openNetns opens a named namespace that exists.
 func openNetns(name string) (*netns, error) {
@@ -34,13 +49,41 @@ func openNetns(name string) (*netns, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &netns{name: name, Handle: h}, nil
+	return &netns{name: name, h: h}, nil
 }
 
-func (n *netns) close() error { return n.Close() }
+func (n *netns) close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	if n.users == 0 {
+		return n.h.Close()
+	}
+	return nil
+}
 
 // do runs fn inside n (netns.Handle.Do).
-func (n *netns) do(fn func() error) error { return n.Do(fn) }
+func (n *netns) do(fn func() error) error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return fmt.Errorf("%s: %w", n.name, errNamespaceGone)
+	}
+	n.users++
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.users--
+		if n.closed && n.users == 0 {
+			n.h.Close()
+		}
+		n.mu.Unlock()
+	}()
+	return n.h.Do(fn)
+}
 
 // sysctl writes net sysctls (paths under /proc/sys/net, e.g.
 // "ipv4/ip_forward") in n: /proc/sys/net shows the namespace of the
@@ -123,7 +166,15 @@ func delNetns(names ...string) error {
 // names its namespaces vnetml-<pid>-..., so that a crash leaves nothing
 // that a later start does not clear.
 func sweep() {
-	ents, err := os.ReadDir(netnsDir)
+	for _, dir := range []string{netnsDir, etcNetns} {
+		sweepDir(dir)
+	}
+}
+
+// sweepDir deletes the namespaces (or their /etc/netns directories) under
+// dir whose fabric's process is gone.
+func sweepDir(dir string) {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
@@ -132,6 +183,7 @@ func sweep() {
 		if !ok {
 			continue
 		}
+		rest = strings.TrimPrefix(rest, "check-") // Check's throwaway namespace
 		pidText, _, _ := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidText)
 		if err != nil || pid == os.Getpid() {
@@ -140,7 +192,11 @@ func sweep() {
 		if unix.Kill(pid, 0) == nil || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
 			continue
 		}
-		delNetns(e.Name())
+		if dir == etcNetns {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		} else {
+			delNetns(e.Name())
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ type routerPort struct {
 func routerRuleset(ports []routerPort) string {
 	c := &compiler{sets: map[string]string{}, nsgs: map[*flow.NSG]string{}}
 	var chains strings.Builder
-	var outMap, inMap, dnat, snat, replies, asym []string
+	var outMap, inMap, dnat, snat, replies, asym, spoof []string
 	for _, p := range ports {
 		var own []netip.Prefix
 		var outV, inV []string
@@ -90,7 +90,8 @@ func routerRuleset(ports []routerPort) string {
 		// configuration's rules.
 		fmt.Fprintf(&chains, "\tchain o_%s {\n", p.ifname)
 		if !primary.NIC.IPForwarding {
-			fmt.Fprintf(&chains, "\t\tip saddr != { %s } log prefix %q group %d drop\n", prefixList(own), logSpoofed, logGroup)
+			// In the forward chain, before anything accepts.
+			spoof = append(spoof, fmt.Sprintf("\t\tiifname %q ip saddr != { %s } log prefix %q group %d drop\n", p.ifname, prefixList(own), logSpoofed, logGroup))
 		} else {
 			// An answer that an appliance forwards (its source is not the
 			// appliance's) is the return half of a flow from outside
@@ -126,11 +127,21 @@ func routerRuleset(ports []routerPort) string {
 	if len(replies) > 0 {
 		fmt.Fprintf(&b, "\t\tct direction reply ip daddr { %s } meta mark set %d\n", strings.Join(replies, ", "), replyMark)
 	}
+	// The platform's address (168.63.129.16) is reached whatever the
+	// subnets' routes say: its DNS always, and answers to it (health
+	// probes, whose return route the engine does not check) — forced
+	// tunneling would drop them.
+	fmt.Fprintf(&b, "\t\tct direction reply ip daddr %s meta mark set %d\n", hostVIP, replyMark)
+	fmt.Fprintf(&b, "\t\tip daddr %s meta l4proto { tcp, udp } th dport 53 meta mark set %d\n", hostVIP, replyMark)
 	b.WriteString("\t}\n")
 	b.WriteString(c.chains.String())
 	b.WriteString(chains.String())
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
 	b.WriteString(strings.Join(asym, ""))
+	// A port that does not forward sends from its own addresses only:
+	// checked first, so that neither DNS nor a forged packet that matches
+	// another port's connection (UDP needs no sequence numbers) passes.
+	b.WriteString(strings.Join(spoof, ""))
 	b.WriteString("\t\tct state established,related accept\n\t\tct state invalid drop\n")
 	// The platform's DNS (168.63.129.16) answers every port, as Azure's
 	// does whatever the NSGs say.

@@ -170,6 +170,11 @@ func (f *Fabric) addRouter(ctx context.Context, v *vnetPlan) (*router, error) {
 		// An address of the VNet that no port holds goes nowhere (the
 		// engine: no network interface holds it).
 		"route replace blackhole default",
+		// The platform's address is reached straight through the uplink
+		// by what the mangle chain marks (DNS, answers to the host VIP):
+		// no user-defined route applies to it (the engine checks no
+		// return route for it).
+		fmt.Sprintf("route replace %s/32 via %s dev %s onlink", hostVIP, uplinkPeer, uplinkIf),
 		fmt.Sprintf("rule add pref 900 fwmark %d lookup main", replyMark),
 	}); err != nil {
 		return fail(err)
@@ -417,14 +422,17 @@ func flushTable(t int) []string {
 	return []string{fmt.Sprintf("route replace blackhole 255.255.255.255/32 table %d", t), fmt.Sprintf("route flush table %d", t)}
 }
 
-// programServices installs svc's routes: to each VNet's public IPs and,
-// where no other VNet's space overlaps it, its address space (main
-// table); to each VNet's space by the VNet's mark (its table), for
-// answers to private addresses and for platform connections to VNets
-// whose spaces overlap; and only to public IPs for what comes from the
-// Internet (inetTable). It installs the marking table too.
+// programServices installs svc's routes: to each VNet's public IPs (main
+// table); where no other VNet's space overlaps it, to its address space
+// for svc's own connections only (spacesTable: what svc forwards from one
+// VNet's uplink must not reach another VNet's private addresses, which
+// the engine sends to the Internet, where no NIC holds them); to each
+// VNet's space by the VNet's mark (its table), for answers to private
+// addresses and for platform connections to VNets whose spaces overlap;
+// and only to public IPs for what comes from the Internet (inetTable). It
+// installs the marking table too.
 func (f *Fabric) programServices(ctx context.Context, p *plan) error {
-	lines := flushTable(inetTable)
+	lines := append(flushTable(inetTable), flushTable(spacesTable)...)
 	var undo []string
 	marks := map[string]uint32{}
 	owners := map[netip.Prefix]int{}
@@ -454,8 +462,7 @@ func (f *Fabric) programServices(ctx context.Context, p *plan) error {
 		for _, s := range v.vnet.Space {
 			lines = append(lines, fmt.Sprintf("route replace %s via %s dev %s onlink table %d", s.Masked(), uplinkLocal, dev, t))
 			if !overlaps(s) {
-				lines = append(lines, fmt.Sprintf("route replace %s via %s dev %s onlink", s.Masked(), uplinkLocal, dev))
-				undo = append(undo, fmt.Sprintf("route del %s via %s dev %s", s.Masked(), uplinkLocal, dev))
+				lines = append(lines, fmt.Sprintf("route replace %s via %s dev %s onlink table %d", s.Masked(), uplinkLocal, dev, spacesTable))
 			}
 		}
 		for _, pp := range v.ports {
@@ -497,6 +504,10 @@ func (f *Fabric) programServices(ctx context.Context, p *plan) error {
 // from the Internet: the engine refuses it, and svc drops it silently).
 const inetTable = 50
 
+// spacesTable is svc's table of the VNets' address spaces (those no other
+// VNet's overlaps), for connections svc itself makes (rule iif lo).
+const spacesTable = 60
+
 // setupOutside creates the services and internet namespaces and their
 // link.
 func (f *Fabric) setupOutside(ctx context.Context) error {
@@ -511,7 +522,11 @@ func (f *Fabric) setupOutside(ctx context.Context) error {
 	if f.inet, err = openNetns(inet); err != nil {
 		return err
 	}
-	if err := f.svc.sysctl(append(slices.Clone(routerSysctls), "ipv4/tcp_fwmark_accept", "1")...); err != nil {
+	// Accepted sockets, and the resets and ICMP errors svc answers with
+	// itself (fwmark_reflect), carry the mark of the VNet a packet came
+	// from: without it they find no route back to VNets whose spaces
+	// overlap.
+	if err := f.svc.sysctl(append(slices.Clone(routerSysctls), "ipv4/tcp_fwmark_accept", "1", "ipv4/fwmark_reflect", "1")...); err != nil {
 		return err
 	}
 	if err := f.inet.sysctl(routerSysctls...); err != nil {
@@ -524,12 +539,14 @@ func (f *Fabric) setupOutside(ctx context.Context) error {
 		"link set " + svcInetIf + " up",
 		// Policy: answers by their VNet's mark first (pref 40, added
 		// per VNet); what comes from the Internet reaches public IPs only
-		// and is dropped otherwise; the rest uses main, and an address
+		// and is dropped otherwise; svc's own connections reach the VNets'
+		// spaces (pref 60); the rest uses main, and an address
 		// that no namespace holds is unreachable, so that a caller inside
 		// a VNet is told at once (the engine allows such a flow, and
 		// nothing listens).
 		fmt.Sprintf("rule add pref 50 iif %s lookup %d", svcInetIf, inetTable),
 		fmt.Sprintf("rule add pref 51 iif %s blackhole", svcInetIf),
+		fmt.Sprintf("rule add pref 60 iif lo lookup %d", spacesTable),
 		"rule add pref 40000 unreachable",
 	}); err != nil {
 		return err
