@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -71,8 +70,9 @@ func newNodes(o Options, fab fabric.Fabric, srv *atomic.Pointer[apiserver.Server
 				break
 			}
 		}
+		uids := &jobUIDs{}
 		confine = func(ctx context.Context, spec nodeagent.NodeSpec, cmd *exec.Cmd) (*exec.Cmd, error) {
-			args := append(cmd.Args[1:], "--job-uid", strconv.Itoa(jobUID(spec.NodeID)))
+			args := append(cmd.Args[1:], "--job-uid", strconv.Itoa(uids.take()))
 			c, err := fab.Command(ctx, fabric.Endpoint{NIC: spec.NIC, Addr: spec.Addr}, cmd.Path, args...)
 			if err != nil {
 				return nil, err
@@ -151,11 +151,13 @@ func agentEnv() []string {
 	return env
 }
 
-// jobUID is the user id of a node's jobs and replicas under the kernel
-// fabric: one per node (from a range no distribution gives to accounts),
-// so that a job reaches no other node's files.
-func jobUID(nodeID string) int {
-	h := fnv.New32a()
-	h.Write([]byte(nodeID))
-	return 2_000_000 + int(h.Sum32()%1_000_000)
-}
+// jobUIDs hands each node started under the kernel fabric a user id of
+// its own for its jobs and replicas, from a range no distribution gives
+// to accounts: distinct for every node this server starts (a previous
+// server's agents are reaped, not adopted), so that a job reaches no
+// other node's files or processes.
+type jobUIDs struct{ next atomic.Int64 }
+
+const firstJobUID = 2_000_000
+
+func (u *jobUIDs) take() int { return firstJobUID + int(u.next.Add(1)) }

@@ -76,7 +76,15 @@ type kernelLog struct {
 	mu      sync.Mutex
 	seen    map[flowTuple]time.Time
 	sweepAt int // the size of seen at which old tuples are swept
+	// sec, logged and dropped count this second's records, so that one
+	// job's flood cannot flush the flow log (kernelLogPerSecond).
+	sec             int64
+	logged, dropped int
 }
+
+// kernelLogPerSecond bounds the records one VNet's kernel decisions add
+// to the flow log a second; the rest are counted in one record.
+const kernelLogPerSecond = 200
 
 // dedupWindow is how long a flow's tuple is remembered: long enough for
 // a SYN's first retransmissions (1 s, then 2 s later).
@@ -105,6 +113,22 @@ func (kl *kernelLog) record(p nflog.Packet) {
 		kl.sweepAt = max(2*len(kl.seen), 4096)
 	}
 	kl.seen[t] = now
+	if s := now.Unix(); s != kl.sec {
+		if kl.dropped > 0 {
+			kl.f.flows.Append(kl.floodRecord(now, kl.dropped))
+		}
+		kl.sec, kl.logged, kl.dropped = s, 0, 0
+	}
+	kl.logged++
+	if kl.logged > kernelLogPerSecond {
+		kl.dropped++
+		first := kl.dropped == 1
+		kl.mu.Unlock()
+		if first {
+			kl.f.flows.Append(kl.floodRecord(now, 0))
+		}
+		return
+	}
 	kl.mu.Unlock()
 
 	f := kl.f
@@ -195,4 +219,15 @@ func (kl *kernelLog) nicAt(eng *flow.Engine, ifindex uint32) string {
 		}
 	}
 	return ""
+}
+
+// floodRecord says that the VNet's kernel decided more flows in a second
+// than the flow log takes: how many were left out (0: from now on, this
+// second).
+func (kl *kernelLog) floodRecord(now time.Time, n int) fabric.Record {
+	why := fmt.Sprintf("more than %d flows in a second in this virtual network (%s): the rest of this second's are counted, not logged", kernelLogPerSecond, kl.r.key)
+	if n > 0 {
+		why = fmt.Sprintf("%d more flows in the second before in this virtual network (%s) were not logged", n, kl.r.key)
+	}
+	return fabric.Record{Time: now, Proto: "T", Src: "kernel", Decision: "A", State: "B", Stage: "kernel", Reason: why}
 }

@@ -91,7 +91,11 @@ func (n *netns) do(fn func() error) error {
 func (n *netns) sysctl(kv ...string) error {
 	return n.do(func() error {
 		for i := 0; i+1 < len(kv); i += 2 {
-			if err := os.WriteFile("/proc/sys/net/"+kv[i], []byte(kv[i+1]), 0); err != nil {
+			err := os.WriteFile("/proc/sys/net/"+kv[i], []byte(kv[i+1]), 0)
+			if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(kv[i], "ipv6/") {
+				continue // a kernel without IPv6 has nothing to disable
+			}
+			if err != nil {
 				return fmt.Errorf("sysctl net.%s=%s in %s: %w", strings.ReplaceAll(kv[i], "/", "."), kv[i+1], n.name, err)
 			}
 		}

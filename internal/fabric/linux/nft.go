@@ -350,6 +350,9 @@ func servicesRuleset(marks map[string]uint32) string {
 		slices.Sort(elems)
 		fmt.Fprintf(&b, "\t\tct state new ct mark set iifname map { %s }\n", strings.Join(elems, ", "))
 	}
-	b.WriteString("\t\tmeta mark set ct mark\n\t}\n}\n")
+	b.WriteString("\t\tmeta mark set ct mark\n\t}\n")
+	// The platform's address answers the virtual networks only, never
+	// the Internet (as Azure's 168.63.129.16).
+	fmt.Fprintf(&b, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname %q ip daddr %s drop\n\t}\n}\n", svcInetIf, hostVIP)
 	return b.String()
 }

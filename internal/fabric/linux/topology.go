@@ -201,6 +201,11 @@ func (f *Fabric) addRouter(ctx context.Context, v *vnetPlan) (*router, error) {
 }
 
 var routerSysctls = []string{
+	// IPv4 only: the virtual cloud has no IPv6 (the engine refuses it),
+	// so no namespace may speak it (link-local addresses, router
+	// advertisements).
+	"ipv6/conf/all/disable_ipv6", "1",
+	"ipv6/conf/default/disable_ipv6", "1",
 	"ipv4/ip_forward", "1",
 	"ipv4/conf/all/rp_filter", "0",
 	"ipv4/conf/default/rp_filter", "0",
@@ -382,25 +387,33 @@ func (f *Fabric) programRouter(ctx context.Context, r *router, v *vnetPlan) erro
 	}
 	// Only what changed is applied: Apply runs on every change to the
 	// network, most of which leave a VNet's routes or rules as they were.
+	//
+	// The NSGs are installed even when the routes fail: a rule that
+	// tightens access must not wait for a route to be fixed.
+	var errs []error
 	if routes := strings.Join(lines, "\n"); routes != r.routes {
+		// The old rules go first, each on its own (one that is gone
+		// already is no error); a batch that fails halfway leaves rules
+		// that the next Apply deletes again.
 		var del []string
-		for _, rule := range r.rules {
+		for _, rule := range append(r.rules, rules...) {
 			del = append(del, "rule del "+rule)
 		}
-		r.routes, r.rules = "", nil
-		if err := ipBatch(ctx, r.ns.name, append(del, lines...)); err != nil {
-			return fmt.Errorf("routes of VNet %s: %w", v.vnet.Name, err)
+		run(ctx, strings.Join(del, "\n")+"\n", "ip", "-n", r.ns.name, "-force", "-batch", "-")
+		r.routes, r.rules = "", rules
+		if err := ipBatch(ctx, r.ns.name, lines); err != nil {
+			errs = append(errs, fmt.Errorf("routes of VNet %s: %w", v.vnet.Name, err))
+		} else {
+			r.routes = routes
 		}
-		r.routes, r.rules = routes, rules
 	}
 	if rs := routerRuleset(ports); rs != r.ruleset {
 		r.ruleset = ""
 		if err := r.ns.run(ctx, rs, "nft", "-f", "-"); err != nil {
-			return fmt.Errorf("nftables of VNet %s: %w", v.vnet.Name, err)
+			return errors.Join(append(errs, fmt.Errorf("nftables of VNet %s: %w", v.vnet.Name, err))...)
 		}
 		r.ruleset = rs
 	}
-	var errs []error
 	for _, pp := range v.ports {
 		pt := f.ports[pp.key]
 		fw := pp.nic.IPForwarding
