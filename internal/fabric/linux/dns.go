@@ -171,9 +171,7 @@ func (f *Fabric) answer(query []byte, limit int) []byte {
 		return out
 	}
 	name := strings.ToLower(strings.TrimSuffix(q.Name.String(), "."))
-	f.mu.Lock()
-	addr, ok := f.names[name]
-	f.mu.Unlock()
+	addr, ok := f.names.Lookup(name)
 	if !ok {
 		resp.RCode = dnsmessage.RCodeNameError
 	}

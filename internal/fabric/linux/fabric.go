@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,7 +67,7 @@ type Fabric struct {
 
 	mu       sync.Mutex
 	bindings map[netip.AddrPort][]fabric.Endpoint // the endpoints listening at each address
-	names    map[string]netip.Addr
+	names    fabric.Names
 	closers  map[io.Closer]struct{}
 	closed   bool
 
@@ -107,7 +106,7 @@ func New(o Options) (*Fabric, error) {
 		id:  fmt.Sprintf("%s%d-%d", namePrefix, os.Getpid(), seq.Add(1)),
 		log: o.Logger, flows: fabric.NewFlowLog(o.FlowLogSize),
 		routers: map[string]*router{}, ports: map[portKey]*port{},
-		outside: map[netip.Addr]*netns{}, bindings: map[netip.AddrPort][]fabric.Endpoint{}, names: map[string]netip.Addr{}, closers: map[io.Closer]struct{}{},
+		outside: map[netip.Addr]*netns{}, bindings: map[netip.AddrPort][]fabric.Endpoint{}, closers: map[io.Closer]struct{}{},
 	}
 	f.openReader = f.startReader
 	f.topo.Store(&topology{ports: map[portKey]*port{}, routers: map[string]*router{}})
@@ -162,27 +161,10 @@ func (f *Fabric) Err() error {
 func (f *Fabric) Log() *fabric.FlowLog { return f.flows }
 
 // SetName implements fabric.Fabric.
-func (f *Fabric) SetName(name string, addr netip.Addr) {
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if addr.IsValid() {
-		f.names[name] = addr
-	} else {
-		delete(f.names, name)
-	}
-}
+func (f *Fabric) SetName(name string, addr netip.Addr) { f.names.Set(name, addr) }
 
 // Resolve implements fabric.Fabric: a registered name, or an IPv4 literal.
-func (f *Fabric) Resolve(name string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(name); err == nil && a.Is4() {
-		return a, true
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a, ok := f.names[strings.ToLower(strings.TrimSuffix(name, "."))]
-	return a, ok
-}
+func (f *Fabric) Resolve(name string) (netip.Addr, bool) { return f.names.Resolve(name) }
 
 // where is the namespace of an endpoint, its port (nil outside the
 // VNets) and its address (a NIC's primary one when ep names none).

@@ -67,7 +67,7 @@ type Fabric struct {
 	// bindings are the listeners at each virtual address: one, or one per
 	// network interface where virtual networks overlap.
 	bindings map[netip.AddrPort][]*binding
-	names    map[string]netip.Addr
+	names    fabric.Names
 	proxies  map[string]*egressProxy
 	closers  map[io.Closer]struct{} // listeners, exposures and live connections
 	closed   bool
@@ -145,8 +145,8 @@ func New(o Options) *Fabric {
 	return &Fabric{
 		key: o.Key, verifier: proxyproto.NewVerifier(o.Key, nil), log: o.Logger,
 		flows: fabric.NewFlowLog(o.FlowLogSize), handshake: o.HandshakeTimeout,
-		bindings: map[netip.AddrPort][]*binding{}, names: map[string]netip.Addr{},
-		proxies: map[string]*egressProxy{}, closers: map[io.Closer]struct{}{},
+		bindings: map[netip.AddrPort][]*binding{},
+		proxies:  map[string]*egressProxy{}, closers: map[io.Closer]struct{}{},
 	}
 }
 
@@ -160,27 +160,10 @@ func (f *Fabric) Apply(eng *flow.Engine) { f.eng.Store(eng) }
 func (f *Fabric) Log() *fabric.FlowLog { return f.flows }
 
 // SetName implements fabric.Fabric.
-func (f *Fabric) SetName(name string, addr netip.Addr) {
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if addr.IsValid() {
-		f.names[name] = addr
-	} else {
-		delete(f.names, name)
-	}
-}
+func (f *Fabric) SetName(name string, addr netip.Addr) { f.names.Set(name, addr) }
 
 // Resolve implements fabric.Fabric: a registered name, or an IPv4 literal.
-func (f *Fabric) Resolve(name string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(name); err == nil && a.Is4() {
-		return a, true
-	}
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	a, ok := f.names[strings.ToLower(strings.TrimSuffix(name, "."))]
-	return a, ok
-}
+func (f *Fabric) Resolve(name string) (netip.Addr, bool) { return f.names.Resolve(name) }
 
 // track registers something to close with the fabric; false when the
 // fabric is closed already.
