@@ -6,13 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vnetml/vnetml/internal/fabric"
 	"github.com/vnetml/vnetml/internal/fabric/fabrictest"
@@ -56,7 +53,7 @@ func BenchmarkConnect(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		measureConnect(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
+		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
 	})
 	b.Run("userspace", func(b *testing.B) {
 		ln, err := u.Listen(ctx, benchNode0, 22)
@@ -64,7 +61,7 @@ func BenchmarkConnect(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		measureConnect(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
+		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
 	})
 	b.Run("kernel", func(b *testing.B) {
 		ln, err := k.Listen(ctx, benchNode0, 22)
@@ -72,7 +69,7 @@ func BenchmarkConnect(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		measureConnect(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
+		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
 	})
 	b.Run("kernel-process", func(b *testing.B) {
 		ln := listenIn(b, k, benchNode0, 23)
@@ -89,7 +86,7 @@ func BenchmarkConnect(b *testing.B) {
 		})
 		defer close(dials)
 		reply := make(chan dialResult)
-		measureConnect(b, ln, func() (net.Conn, error) {
+		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) {
 			dials <- reply
 			r := <-reply
 			return r.c, r.err
@@ -115,38 +112,6 @@ func listenIn(b testing.TB, f *linux.Fabric, ep fabric.Endpoint, port uint16) ne
 	return ln
 }
 
-func measureConnect(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
-	accepted := make(chan net.Conn)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- c
-		}
-	}()
-	var lat []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		c, err := dial()
-		if err != nil {
-			b.Fatal(err)
-		}
-		s := <-accepted
-		lat = append(lat, time.Since(start))
-		// The accepting side closes first, so that TIME_WAIT is kept
-		// there, not on the dialer's ephemeral ports (which a long run
-		// would exhaust).
-		s.Close()
-		c.Close()
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
-}
-
 // BenchmarkThroughput: bulk bytes one way over one connection, 256 KiB
 // writes: plain loopback, the userspace fabric, and the kernel fabric
 // (node1 to node0 through both veths and the router's rules).
@@ -157,42 +122,14 @@ func BenchmarkThroughput(b *testing.B) {
 	defer u.Close()
 	u.Apply(fabrictest.Engine(b))
 	ctx := context.Background()
-	const chunk = 256 << 10
-	buf := make([]byte, chunk)
 	dst := netip.AddrPortFrom(benchNode0.Addr, 22)
-
-	run := func(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
-		done := make(chan int64)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				close(done)
-				return
-			}
-			n, _ := io.Copy(io.Discard, c)
-			c.Close()
-			done <- n
-		}()
-		c, err := dial()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(chunk)
-		for b.Loop() {
-			if _, err := c.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-		c.Close()
-		<-done
-	}
 	b.Run("direct", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		run(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
+		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
 	})
 	b.Run("userspace", func(b *testing.B) {
 		ln, err := u.Listen(ctx, benchNode0, 22)
@@ -200,7 +137,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		run(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
+		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
 	})
 	b.Run("kernel", func(b *testing.B) {
 		ln, err := k.Listen(ctx, benchNode0, 22)
@@ -208,7 +145,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		run(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
+		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
 	})
 }
 
