@@ -96,6 +96,14 @@ type Fabric interface {
 	Close() error
 }
 
+// Namespaced is implemented by a fabric whose endpoints are Linux network
+// namespaces (the kernel fabric): a process started inside the namespace
+// at NetnsPath(ep) — by a node agent, for a replica at its pod's address —
+// is confined to ep's network.
+type Namespaced interface {
+	NetnsPath(ep Endpoint) (string, error)
+}
+
 // Peer is who opened an accepted connection, as the fabric decided it.
 type Peer struct {
 	// Src is the source as it dialed: its NIC, trust and resource, and

@@ -520,9 +520,15 @@ func (s *service) replicaSpec(sp Spec, sl *slot) replica.Spec {
 	if body <= 0 {
 		body = DefaultMaxBodyBytes
 	}
-	return replica.Spec{ID: sl.id, Generation: sp.Generation, Service: sp.Name, Model: sp.Model, Entry: sp.Entry, Env: sp.Env,
+	rs := replica.Spec{ID: sl.id, Generation: sp.Generation, Service: sp.Name, Model: sp.Model, Entry: sp.Entry, Env: sp.Env,
 		Workers: max(sp.Workers, 1), MaxWaitMs: sp.MaxWaitMs, TimeoutMs: max(sp.TimeoutMs, 1), MaxBodyBytes: body,
 		CACert: sp.CACert, Proxy: proxy, NodeAddress: sl.node.Addr.String(), PodAddress: sl.pod.String()}
+	// Under the kernel fabric the replica runs in its pod's own
+	// namespace, not its node's.
+	if nsf, ok := s.c.cfg.Fabric.(fabric.Namespaced); ok {
+		rs.Netns, _ = nsf.NetnsPath(fabric.Endpoint{NIC: sl.node.NIC, Addr: sl.pod})
+	}
+	return rs
 }
 
 // explain says why a node could not be asked about a replica.

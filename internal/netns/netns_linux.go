@@ -80,3 +80,14 @@ var home = sync.OnceValues(func() (int, error) {
 	}
 	return fd, nil
 })
+
+// Enter moves the calling thread into h for good: the caller must have
+// locked its goroutine to the thread (runtime.LockOSThread) and must never
+// unlock it, so that the thread ends with the goroutine. What the thread
+// starts from then on (os/exec) is born in h.
+func (h *Handle) Enter() error {
+	if err := unix.Setns(h.fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("netns: entering %s: %w", h.name, err)
+	}
+	return nil
+}

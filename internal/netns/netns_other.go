@@ -15,3 +15,6 @@ func (h *Handle) Name() string             { return "" }
 func (h *Handle) Close() error             { return nil }
 func (h *Handle) IsCurrent() bool          { return true }
 func (h *Handle) Do(fn func() error) error { return fn() }
+
+// Enter does nothing: there are no namespaces here.
+func (h *Handle) Enter() error { return nil }

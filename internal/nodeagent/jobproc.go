@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vnetml/vnetml/internal/job"
+	"github.com/vnetml/vnetml/internal/netns"
 )
 
 // jobTagEnv carries, in every process of a job, a random tag that the
@@ -182,6 +183,12 @@ func (a *attempt) execute() (res result, ran bool, stopped stopReason) {
 // leader's state once it is reaped, after reaped is set. cmd's Stdout and
 // Stderr must be files (pipes), so that reaping waits for no copying.
 func startGroup(cmd *exec.Cmd, reaped *atomic.Bool) (<-chan *os.ProcessState, error) {
+	return startGroupIn(cmd, reaped, nil)
+}
+
+// startGroupIn is startGroup in the network namespace ns (nil: the
+// agent's).
+func startGroupIn(cmd *exec.Cmd, reaped *atomic.Bool, ns *netns.Handle) (<-chan *os.ProcessState, error) {
 	newGroup(cmd)
 	setDeathSignal(cmd)
 	started := make(chan error, 1)
@@ -190,7 +197,16 @@ func startGroup(cmd *exec.Cmd, reaped *atomic.Bool) (<-chan *os.ProcessState, er
 		// The kernel sends the death signal when the THREAD that started
 		// the process exits, not the agent: keep this one until it ends.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		if ns != nil {
+			// The thread starts the process inside ns, and never serves
+			// another goroutine again: it ends with this one.
+			if err := ns.Enter(); err != nil {
+				started <- err
+				return
+			}
+		} else {
+			defer runtime.UnlockOSThread()
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return

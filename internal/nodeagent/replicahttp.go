@@ -156,6 +156,9 @@ func validateReplica(s replica.Spec) error {
 	if _, err := parseProxy(s.Proxy); err != nil {
 		add("%v", err)
 	}
+	if s.Netns != "" && (path.Clean(s.Netns) != s.Netns || path.Dir(s.Netns) != "/run/netns") {
+		add("netns %q: give a network namespace's path under /run/netns", s.Netns)
+	}
 	if len(bad) == 0 {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vnetml/vnetml/internal/job"
+	"github.com/vnetml/vnetml/internal/netns"
 	"github.com/vnetml/vnetml/internal/replica"
 	pyrt "github.com/vnetml/vnetml/runtime/python"
 )
@@ -184,9 +185,20 @@ func (r *replicaRun) runProcess() procOutcome {
 		"--workers", strconv.Itoa(s.Workers), "--timeout-ms", strconv.Itoa(s.TimeoutMs),
 		"--max-body-bytes", strconv.FormatInt(s.MaxBodyBytes, 10), "--max-wait-ms", strconv.Itoa(s.MaxWaitMs)}}
 	runAs(cmd, r.m.cfg.uid)
+	var ns *netns.Handle
+	if s.Netns != "" {
+		if ns, err = netns.Open(s.Netns); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return initFailed("the scoring server cannot start in its pod's network on node %s: %v", r.node(), err)
+		}
+		defer ns.Close()
+	}
 	from := r.logs.written()
 	var reaped atomic.Bool
-	exited, err := startGroup(cmd, &reaped)
+	exited, err := startGroupIn(cmd, &reaped, ns)
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -318,7 +330,11 @@ func (r *replicaRun) tailSince(from int64) string {
 func (r *replicaRun) env() []string {
 	m := agentEnv()
 	maps.Copy(m, r.spec.Env)
-	maps.Copy(m, egressEnv(r.m.proxy.URL(), filepath.Join(r.dir, caFile)))
+	proxy := r.m.proxy.URL()
+	if r.spec.Netns != "" {
+		proxy = "" // in its pod's namespace the node's loopback proxy is out of reach; the network is direct
+	}
+	maps.Copy(m, egressEnv(proxy, filepath.Join(r.dir, caFile)))
 	maps.Copy(m, map[string]string{
 		"HOME":                 r.dir,
 		"AZUREML_MODEL_DIR":    r.modelDir(),

@@ -69,6 +69,11 @@ type Spec struct {
 	// addresses in the virtual network, for messages.
 	NodeAddress string `json:"nodeAddress"`
 	PodAddress  string `json:"podAddress"`
+	// Netns, when set, is the network namespace the replica runs in (a
+	// path under /run/netns): its pod's, under the kernel fabric, where it
+	// listens on its own loopback and reaches the network directly (no
+	// egress proxy). Empty: the agent's own network.
+	Netns string `json:"netns,omitempty"`
 }
 
 // File is a model file: its https URL (with a read SAS) and where it goes.

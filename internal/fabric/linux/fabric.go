@@ -190,7 +190,7 @@ func (f *Fabric) where(ctx context.Context, eng *flow.Engine, ep fabric.Endpoint
 	if err != nil {
 		return nil, nil, netip.Addr{}, &fabric.Unresolved{Err: err}
 	}
-	k := portKey{nic: network.Key(n.ID), vnet: network.Key(ic.Subnet.VNet.ID)}
+	k := portKey{nic: network.Key(n.ID), addr: ic.Addr, vnet: network.Key(ic.Subnet.VNet.ID)}
 	pt := f.topo.Load().ports[k]
 	if pt == nil {
 		return nil, nil, netip.Addr{}, &fabric.Unresolved{Err: fmt.Errorf("fabric: network interface %s has no namespace: %v", n.Name, f.Err())}
@@ -624,6 +624,17 @@ func (f *Fabric) Command(ctx context.Context, ep fabric.Endpoint, name string, a
 	cmd.Env = append(fabric.InheritedEnv(), "VNETML_ADDRESS="+ep.Addr.String())
 	return cmd, nil
 }
+
+// NetnsPath implements fabric.Namespaced: the path of ep's namespace.
+func (f *Fabric) NetnsPath(ep fabric.Endpoint) (string, error) {
+	ns, _, _, err := f.where(context.Background(), f.eng.Load(), ep)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(netnsDir, ns.name), nil
+}
+
+var _ fabric.Namespaced = (*Fabric)(nil)
 
 // EgressProxy implements fabric.Fabric: the kernel fabric needs none.
 func (f *Fabric) EgressProxy(fabric.Endpoint) (string, error) { return "", nil }

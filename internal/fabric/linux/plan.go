@@ -14,19 +14,22 @@ import (
 )
 
 // plan is the topology an engine asks for: one router per VNet that has
-// network interfaces, one port (a namespace with a veth into the router)
-// per network interface, holding all its ip configurations' addresses —
-// as a VM's interface does, and as Azure CNI gives a node's pods
-// secondary addresses of the node's interface.
+// network interfaces, and one port (a namespace with a veth into the
+// router) per ip configuration: a NIC's primary address is its VM's (a
+// node's), each secondary one a pod's — Azure CNI gives a node's pods
+// secondary addresses of the node's interface, and vnetml runs each
+// scoring replica in its pod's namespace.
 type plan struct {
 	vnets []*vnetPlan // by VNet key
 	ports map[portKey]*portPlan
 }
 
-// portKey names a network interface across engines: its id and its VNet
-// (an interface moved to another VNet is a new port).
+// portKey names an ip configuration across engines: its NIC's id, its
+// address and its VNet (an interface moved to another VNet is a new
+// port).
 type portKey struct {
 	nic  string // network.Key of the NIC id
+	addr netip.Addr
 	vnet string
 }
 
@@ -42,7 +45,7 @@ type vnetPlan struct {
 type portPlan struct {
 	key portKey
 	nic *flow.NIC
-	ics []*flow.IPConfig // those in the port's VNet; the primary first
+	ics []*flow.IPConfig // the one ip configuration of the port
 }
 
 // primary is the ip configuration that decides for packets that are not
@@ -62,18 +65,13 @@ func planOf(eng *flow.Engine) *plan {
 				byVNet[vk] = v
 				p.vnets = append(p.vnets, v)
 			}
-			k := portKey{nic: network.Key(n.ID), vnet: vk}
-			pp := p.ports[k]
-			if pp == nil {
-				pp = &portPlan{key: k, nic: n}
-				p.ports[k] = pp
-				v.ports = append(v.ports, pp)
+			k := portKey{nic: network.Key(n.ID), addr: ic.Addr, vnet: vk}
+			if p.ports[k] != nil {
+				continue // the engine's validation refuses duplicate addresses
 			}
-			if ic.Primary {
-				pp.ics = append([]*flow.IPConfig{ic}, pp.ics...)
-			} else {
-				pp.ics = append(pp.ics, ic)
-			}
+			pp := &portPlan{key: k, nic: n, ics: []*flow.IPConfig{ic}}
+			p.ports[k] = pp
+			v.ports = append(v.ports, pp)
 			if !slices.Contains(v.subnets, ic.Subnet) {
 				v.subnets = append(v.subnets, ic.Subnet)
 			}
