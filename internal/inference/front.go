@@ -2,6 +2,7 @@ package inference
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -217,6 +218,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sl := s.pick()
 	if sl == nil {
+		// No replica ready at this moment (one being replaced or
+		// re-exposed): the call waits, as a queued request does, up to
+		// maxRequestWaitTime for the next round to make one ready.
+		sl = s.waitReady(r.Context(), time.Duration(cmp.Or(sp.MaxWaitMs, defaultMaxWaitMs))*time.Millisecond)
+	}
+	if sl == nil {
 		s.mu.Lock()
 		state, why := s.state, ""
 		if s.err != nil {
@@ -321,6 +328,28 @@ func (s *service) pick() *slot {
 		}
 	}
 	return nil
+}
+
+// defaultMaxWaitMs is max_request_wait_time's default.
+const defaultMaxWaitMs = 500
+
+// waitReady waits up to wait for the end of the service's next round
+// (which it asks for), then picks a ready replica, or nil.
+func (s *service) waitReady(ctx context.Context, wait time.Duration) *slot {
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.waiters = append(s.waiters, done)
+	s.mu.Unlock()
+	s.wake()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	case <-s.stopped:
+	}
+	return s.pick()
 }
 
 // pickExcept returns a ready replica not among tried, or nil.
