@@ -576,7 +576,9 @@ func (s *service) judge(down *string) {
 	var why string
 	for _, sl := range s.slots {
 		switch {
-		case sl.ready():
+		case sl.ready() && sl.gen == s.sp.Generation:
+			// Only the current deployment's replicas count: a round that
+			// began before a redeployment ends with the old ones ready.
 			ready++
 		case sl != nil && sl.status.State == replica.Failed:
 			msg := sl.err
