@@ -310,6 +310,13 @@ func TestInternalFrontEnd(t *testing.T) {
 	if code, err := fromNIC(); err != nil || code != http.StatusOK {
 		t.Fatalf("from client-vm-nic in subnet clients: %d, %v; want 200", code, err)
 	}
+	// A network interface that does not exist is named in the refusal.
+	if hc, err := s.c.DataPlaneFromNIC(context.Background(), "no-such-nic"); err == nil {
+		_, err = hc.Post(p.ScoringURI, "application/json", strings.NewReader(`{"data": [[1, 1]]}`))
+		if err == nil || !strings.Contains(err.Error(), "no-such-nic") {
+			t.Errorf("scoring from a NIC that does not exist: %v, want a refusal naming it", err)
+		}
+	}
 	s.quickstart(0, 1, withClientSubnet(`    - name: DenyClientsScoring
       priority: 125
       access: Deny
