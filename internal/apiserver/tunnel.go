@@ -19,6 +19,8 @@ import (
 	"github.com/vnetml/vnetml/internal/api"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/fabric"
+	"github.com/vnetml/vnetml/internal/flow"
+	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/servicetag"
 )
 
@@ -54,13 +56,9 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	if ref := strings.TrimSpace(r.Header.Get(api.ClientNICHeader)); ref != "" {
 		// From a network interface: acting as its VM, which writing to
 		// the interface allows.
-		n, err := s.engine().eng.NIC(ref)
+		n, err := s.sourceNIC(p, ref)
 		if err != nil {
 			fail(http.StatusBadRequest, fmt.Sprintf("%s %q: %v", api.ClientNICHeader, ref, err))
-			return
-		}
-		if err := auth.Authorize(p, auth.Write, n.ID); err != nil {
-			fail(http.StatusForbidden, fmt.Sprintf("token %s may not call from network interface %s: %v", p.TokenID, n.Name, err))
 			return
 		}
 		src = fabric.Endpoint{NIC: n.ID}
@@ -136,6 +134,31 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		close(done)
 	}()
 	go s.recheckTunnel(token, done, client, c)
+}
+
+// sourceNIC resolves a CONNECT's network interface — a resource id, or a
+// name — among the NICs p may write to (acting as their VM), and only
+// those: a NIC of a scope p has no role in is neither confirmed nor
+// denied to exist, and its name makes no name of p's own ambiguous. The
+// error names no NIC but ref.
+func (s *Server) sourceNIC(p auth.Principal, ref string) (*flow.NIC, error) {
+	key := network.Key(ref)
+	var found []*flow.NIC
+	for _, n := range s.engine().eng.NICs() {
+		if network.Key(n.ID) != key && !strings.EqualFold(n.Name, ref) {
+			continue
+		}
+		if auth.Authorize(p, auth.Write, n.ID) == nil {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("token %s may write to no network interface of that name or resource id, so it cannot call from it (give the resource id of a NIC in its scope)", p.TokenID)
+	case 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("network interface name %q is ambiguous: give its resource id", ref)
 }
 
 // recheckTunnel closes a tunnel whose token was revoked or expired, at

@@ -90,6 +90,7 @@ func (c *Controller) frontFor(sp Spec) error {
 	if f, ok := c.fronts[key]; ok && f.ep == sp.FrontEnd && sameTLS(f.tls, sp.TLS) {
 		return nil
 	} else if ok {
+		c.releaseName(f)
 		f.close()
 		delete(c.fronts, key)
 	}
@@ -136,20 +137,36 @@ func (c *Controller) frontFor(sp Spec) error {
 	go f.srv.Serve(ln)
 	if f.tlsLn != nil {
 		go f.srv.ServeTLS(f.tlsLn, "", "")
+		c.names[canonicalHost(f.tls.Host)] = f
 		c.cfg.Fabric.SetName(f.tls.Host, f.tls.Addr)
 	}
 	c.fronts[key] = f
 	return nil
 }
 
+// close stops the front end; its name is released apart (releaseName).
 func (f *front) close() {
 	f.srv.Close()
 	f.ln.Close()
 	if f.tlsLn != nil {
 		f.tlsLn.Close()
-		f.c.cfg.Fabric.SetName(f.tls.Host, netip.Addr{})
 	}
 }
+
+// releaseName makes the fabric forget f's TLS name — unless another front
+// end registered it since: the front end of a deleted cluster lives on,
+// and a new cluster may take its name. The caller holds c.mu.
+func (c *Controller) releaseName(f *front) {
+	if f.tls == nil {
+		return
+	}
+	if key := canonicalHost(f.tls.Host); c.names[key] == f {
+		delete(c.names, key)
+		c.cfg.Fabric.SetName(f.tls.Host, netip.Addr{})
+	}
+}
+
+func canonicalHost(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
 
 type targetKey struct{}
 
@@ -246,7 +263,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.sample()
 	defer s.inflight.Add(-1)
 	if sp.Retry {
-		f.serveRetrying(w, r, s, sl)
+		f.serveRetrying(w, r, s, sp.Name, sl)
 		return
 	}
 	ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
@@ -267,16 +284,18 @@ type failedTryKey struct{}
 // before answering — its connection refused or lost, no byte of an answer
 // sent — passes it to another ready replica, up to MaxScoringTries. The
 // body is read first (it is bounded), so that each try sends it whole.
-func (f *front) serveRetrying(w http.ResponseWriter, r *http.Request, s *service, sl *slot) {
+func (f *front) serveRetrying(w http.ResponseWriter, r *http.Request, s *service, name string, sl *slot) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		f.proxyError(w, r, err)
 		return
 	}
-	tried := map[*slot]bool{}
+	// By pod address: a round republishes every slot as a new copy, so
+	// the replica that failed is another *slot by the next try.
+	tried := map[netip.Addr]bool{}
 	var last error
 	for range MaxScoringTries {
-		tried[sl] = true
+		tried[sl.pod] = true
 		ft := &failedTry{}
 		ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
 		ctx = context.WithValue(ctx, failedTryKey{}, ft)
@@ -291,7 +310,7 @@ func (f *front) serveRetrying(w http.ResponseWriter, r *http.Request, s *service
 		if sl = s.pickExcept(tried); sl == nil || r.Context().Err() != nil {
 			break
 		}
-		f.c.log.Info("inference: a replica failed before answering; the idempotent call is tried on another", "service", s.sp.Name, "error", last)
+		f.c.log.Info("inference: a replica failed before answering; the idempotent call is tried on another", "service", name, "error", last)
 	}
 	f.proxyError(w, r, last)
 }
@@ -334,13 +353,16 @@ func (s *service) pick() *slot {
 const defaultMaxWaitMs = 500
 
 // waitReady waits up to wait for the end of the service's next round
-// (which it asks for), then picks a ready replica, or nil.
+// (which it asks for, at most one every minCallRound: see run), then
+// picks a ready replica, or nil.
 func (s *service) waitReady(ctx context.Context, wait time.Duration) *slot {
-	done := make(chan struct{})
 	s.mu.Lock()
-	s.waiters = append(s.waiters, done)
+	done := s.nextRound()
 	s.mu.Unlock()
-	s.wake()
+	select {
+	case s.callKick <- struct{}{}:
+	default:
+	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
@@ -352,14 +374,14 @@ func (s *service) waitReady(ctx context.Context, wait time.Duration) *slot {
 	return s.pick()
 }
 
-// pickExcept returns a ready replica not among tried, or nil.
-func (s *service) pickExcept(tried map[*slot]bool) *slot {
+// pickExcept returns a ready replica whose pod is not among tried, or nil.
+func (s *service) pickExcept(tried map[netip.Addr]bool) *slot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.slots)
 	start := int(s.rr.Add(1))
 	for i := range n {
-		if sl := s.slots[(start+i)%n]; sl.ready() && !tried[sl] {
+		if sl := s.slots[(start+i)%n]; sl.ready() && !tried[sl.pod] {
 			return sl
 		}
 	}

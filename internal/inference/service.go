@@ -93,8 +93,11 @@ type Controller struct {
 	mu       sync.Mutex
 	services map[string]*service // by lower-cased id
 	fronts   map[string]*front   // by lower-cased cluster id
-	closed   bool
-	wg       sync.WaitGroup
+	// names are the TLS names the fronts registered with the fabric, by
+	// lower-cased name: the front that registered each last.
+	names  map[string]*front
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New returns a controller with no services.
@@ -106,7 +109,7 @@ func New(cfg Config) *Controller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: log, services: map[string]*service{}, fronts: map[string]*front{}}
+	return &Controller{cfg: cfg, log: log, services: map[string]*service{}, fronts: map[string]*front{}, names: map[string]*front{}}
 }
 
 // service is one running service.
@@ -127,10 +130,15 @@ type service struct {
 	busyN     int
 	lastScale time.Time
 	rr        atomic.Uint64
-	waiters   []chan struct{} // closed when the next round ends (Settled)
-	kick      chan struct{}
-	stop      chan struct{}
-	stopped   chan struct{}
+	// next, when set, is closed when the next round ends (Settled,
+	// waitReady): one channel however many wait.
+	next chan struct{}
+	kick chan struct{}
+	// callKick asks for a round for a scoring call that found no ready
+	// replica: run spaces those rounds minCallRound apart.
+	callKick chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 // slot is one replica of a service.
@@ -173,7 +181,7 @@ func (c *Controller) Upsert(sp Spec) error {
 		return nil
 	}
 	s := &service{c: c, sp: sp, desired: initialReplicas(sp), state: api.ServiceTransitioning,
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+		kick: make(chan struct{}, 1), callKick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	c.services[key] = s
 	c.wg.Add(1)
 	go func() {
@@ -226,6 +234,9 @@ func (c *Controller) Close() {
 	}
 	fronts := c.fronts
 	c.fronts = map[string]*front{}
+	for _, f := range fronts {
+		c.releaseName(f)
+	}
 	c.mu.Unlock()
 	for _, s := range svcs {
 		close(s.stop)
@@ -310,9 +321,8 @@ func (c *Controller) Settled(ctx context.Context, id string) {
 	if s == nil {
 		return
 	}
-	done := make(chan struct{})
 	s.mu.Lock()
-	s.waiters = append(s.waiters, done)
+	done := s.nextRound()
 	s.mu.Unlock()
 	s.wake()
 	select {
@@ -320,6 +330,15 @@ func (c *Controller) Settled(ctx context.Context, id string) {
 	case <-ctx.Done():
 	case <-s.stopped:
 	}
+}
+
+// nextRound returns the channel closed when the next round ends. The
+// caller holds s.mu.
+func (s *service) nextRound() chan struct{} {
+	if s.next == nil {
+		s.next = make(chan struct{})
+	}
+	return s.next
 }
 
 func (c *Controller) front(cluster string) *front {
@@ -341,25 +360,48 @@ func (s *service) wake() {
 	}
 }
 
-// run reconciles the service every interval, or at once when woken.
+// minCallRound is the least time between the starts of two rounds a
+// scoring call asks for (waitReady): a flood of calls to a service with
+// no ready replica — swagger.json needs no key — would otherwise run its
+// rounds, each a health probe and a request to a node per replica, back
+// to back.
+const minCallRound = 100 * time.Millisecond
+
+// run reconciles the service every interval, or at once when woken (a
+// deployment, Settled), or for a scoring call, at most every
+// minCallRound.
 func (s *service) run() {
 	defer close(s.stopped)
 	t := time.NewTicker(s.c.cfg.Interval)
 	defer t.Stop()
+	gap := min(minCallRound, s.c.cfg.Interval)
 	for {
+		began := time.Now()
 		s.mu.Lock()
-		waiters := s.waiters
-		s.waiters = nil
+		next := s.next
+		s.next = nil
 		s.mu.Unlock()
 		s.reconcile()
-		for _, w := range waiters {
-			close(w)
+		if next != nil {
+			close(next)
 		}
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		case <-s.kick:
+		case <-s.callKick:
+			if wait := gap - time.Since(began); wait > 0 {
+				pause := time.NewTimer(wait)
+				select {
+				case <-s.stop:
+					pause.Stop()
+					return
+				case <-s.kick:
+				case <-pause.C:
+				}
+				pause.Stop()
+			}
 		}
 	}
 }
