@@ -31,6 +31,8 @@ type Inference interface {
 	Remove(ctx context.Context, id string)
 	Status(id string) (inference.Status, bool)
 	Logs(ctx context.Context, id string) (string, error)
+	// RemoveCluster stops a deleted inference cluster's front end.
+	RemoveCluster(clusterID string)
 }
 
 // sealServiceKeys is the purpose a service's keys are sealed for, and

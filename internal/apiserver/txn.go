@@ -103,6 +103,9 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 		if err := s.computes.Remove(context.WithoutCancel(ctx), id); err != nil {
 			s.log.Warn("stopping the nodes of a deleted compute", "id", id, "error", err)
 		}
+		if s.inference != nil {
+			s.inference.RemoveCluster(id)
+		}
 	}
 	for _, e := range purge {
 		if err := s.purgeData(ctx, e, true); err != nil {

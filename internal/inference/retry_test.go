@@ -2,6 +2,7 @@ package inference
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/vnetml/vnetml/internal/api"
@@ -44,5 +45,28 @@ func TestRetryIdempotent(t *testing.T) {
 				t.Errorf("answers %v, want the calls to the dead replica 502 and the others 200", codes)
 			}
 		})
+	}
+}
+
+// TestRemoveCluster: a deleted inference cluster's front end stops — a
+// call to it finds nothing listening — and comes back with the next
+// deployment to the cluster created again.
+func TestRemoveCluster(t *testing.T) {
+	e := newEnv(t, goEcho, "")
+	sp := spec("gone")
+	e.deploy(t, sp, api.ServiceHealthy)
+	c := e.client(t, admitted)
+	if a := call(t, c, http.MethodPost, scoreURL("gone"), "", `{}`); a.status != http.StatusOK {
+		t.Fatalf("before: %d %s", a.status, a.body)
+	}
+	e.ctl.RemoveCluster(sp.ClusterID)
+	c.CloseIdleConnections()
+	if _, err := c.Post(scoreURL("gone"), "application/json", strings.NewReader(`{}`)); err == nil {
+		t.Fatal("the front end of a deleted cluster still answers")
+	}
+	sp.Generation++
+	e.deploy(t, sp, api.ServiceHealthy)
+	if a := call(t, c, http.MethodPost, scoreURL("gone"), "", `{}`); a.status != http.StatusOK {
+		t.Fatalf("after the cluster came back: %d %s", a.status, a.body)
 	}
 }

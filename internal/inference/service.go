@@ -221,6 +221,24 @@ func (c *Controller) Remove(ctx context.Context, id string) {
 
 // Close stops every service's loop and every front end; replicas stop
 // with their nodes. Closing again does nothing.
+// RemoveCluster stops the front end of an inference cluster that was
+// deleted: its listeners close and its scoring name stops resolving.
+// Services still naming the cluster answer nothing until it is created
+// again (their next deployment starts a new front end).
+func (c *Controller) RemoveCluster(clusterID string) {
+	key := strings.ToLower(clusterID)
+	c.mu.Lock()
+	f, ok := c.fronts[key]
+	delete(c.fronts, key)
+	if ok {
+		c.releaseName(f)
+	}
+	c.mu.Unlock()
+	if ok {
+		f.close()
+	}
+}
+
 func (c *Controller) Close() {
 	c.mu.Lock()
 	if c.closed {
