@@ -38,60 +38,72 @@ var (
 	benchNode1 = fabric.Endpoint{NIC: fabrictest.Node1, Addr: netip.MustParseAddr("10.0.0.5")}
 )
 
-func BenchmarkConnect(b *testing.B) {
+// path is one way from node1 to node0 that the benchmarks measure.
+type path struct {
+	name   string
+	listen func(b *testing.B) net.Listener
+	dial   func() (net.Conn, error)
+}
+
+// paths are direct loopback, the userspace fabric and the kernel fabric,
+// over the conformance network (the fabrics closed with b).
+func paths(b *testing.B) []path {
 	k := newFabric(b)
 	k.Apply(fabrictest.Engine(b))
 	u := userspace.New(userspace.Options{})
-	defer u.Close()
+	b.Cleanup(func() { u.Close() })
 	u.Apply(fabrictest.Engine(b))
 	ctx := context.Background()
 	dst := netip.AddrPortFrom(benchNode0.Addr, 22)
-
-	b.Run("direct", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
-	})
-	b.Run("userspace", func(b *testing.B) {
-		ln, err := u.Listen(ctx, benchNode0, 22)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
-	})
-	b.Run("kernel", func(b *testing.B) {
-		ln, err := k.Listen(ctx, benchNode0, 22)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
-	})
-	b.Run("kernel-process", func(b *testing.B) {
-		ln := listenIn(b, k, benchNode0, 23)
-		defer ln.Close()
-		// One thread inside node1's namespace makes every connection, as a
-		// confined process does.
-		dials := make(chan chan dialResult)
-		go k.Do(benchNode1, func() error {
-			for reply := range dials {
-				c, err := net.Dial("tcp4", "10.0.0.4:23")
-				reply <- dialResult{c, err}
+	var direct net.Listener
+	listen := func(fn func() (net.Listener, error)) func(*testing.B) net.Listener {
+		return func(b *testing.B) net.Listener {
+			ln, err := fn()
+			if err != nil {
+				b.Fatal(err)
 			}
-			return nil
-		})
-		defer close(dials)
-		reply := make(chan dialResult)
-		fabrictest.MeasureConnect(b, ln, func() (net.Conn, error) {
-			dials <- reply
-			r := <-reply
-			return r.c, r.err
-		})
+			b.Cleanup(func() { ln.Close() })
+			return ln
+		}
+	}
+	return []path{
+		{"direct", listen(func() (net.Listener, error) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			direct = ln
+			return ln, err
+		}), func() (net.Conn, error) { return net.Dial("tcp", direct.Addr().String()) }},
+		{"userspace", listen(func() (net.Listener, error) { return u.Listen(ctx, benchNode0, 22) }),
+			func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) }},
+		{"kernel", listen(func() (net.Listener, error) { return k.Listen(ctx, benchNode0, 22) }),
+			func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) }},
+		{"kernel-process", listen(func() (net.Listener, error) { return listenIn(b, k, benchNode0, 23), nil }), processDialer(b, k)},
+	}
+}
+
+// processDialer dials node0:23 the way a process confined to node1 does:
+// from one thread inside node1's namespace, no engine.
+func processDialer(b *testing.B, k *linux.Fabric) func() (net.Conn, error) {
+	dials := make(chan chan dialResult)
+	go k.Do(benchNode1, func() error {
+		for reply := range dials {
+			c, err := net.Dial("tcp4", "10.0.0.4:23")
+			reply <- dialResult{c, err}
+		}
+		return nil
 	})
+	b.Cleanup(func() { close(dials) })
+	reply := make(chan dialResult)
+	return func() (net.Conn, error) {
+		dials <- reply
+		r := <-reply
+		return r.c, r.err
+	}
+}
+
+func BenchmarkConnect(b *testing.B) {
+	for _, p := range paths(b) {
+		b.Run(p.name, func(b *testing.B) { fabrictest.MeasureConnect(b, p.listen(b), p.dial) })
+	}
 }
 
 type dialResult struct {
@@ -113,40 +125,14 @@ func listenIn(b testing.TB, f *linux.Fabric, ep fabric.Endpoint, port uint16) ne
 }
 
 // BenchmarkThroughput: bulk bytes one way over one connection, 256 KiB
-// writes: plain loopback, the userspace fabric, and the kernel fabric
-// (node1 to node0 through both veths and the router's rules).
+// writes, on the same paths (kernel-process is the kernel's path too).
 func BenchmarkThroughput(b *testing.B) {
-	k := newFabric(b)
-	k.Apply(fabrictest.Engine(b))
-	u := userspace.New(userspace.Options{})
-	defer u.Close()
-	u.Apply(fabrictest.Engine(b))
-	ctx := context.Background()
-	dst := netip.AddrPortFrom(benchNode0.Addr, 22)
-	b.Run("direct", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
+	for _, p := range paths(b) {
+		if p.name == "kernel-process" {
+			continue
 		}
-		defer ln.Close()
-		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
-	})
-	b.Run("userspace", func(b *testing.B) {
-		ln, err := u.Listen(ctx, benchNode0, 22)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return u.Dial(ctx, benchNode1, dst) })
-	})
-	b.Run("kernel", func(b *testing.B) {
-		ln, err := k.Listen(ctx, benchNode0, 22)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		fabrictest.MeasureThroughput(b, ln, func() (net.Conn, error) { return k.Dial(ctx, benchNode1, dst) })
-	})
+		b.Run(p.name, func(b *testing.B) { fabrictest.MeasureThroughput(b, p.listen(b), p.dial) })
+	}
 }
 
 // BenchmarkApply1000Rules: the time to apply a network whose subnet NSG
