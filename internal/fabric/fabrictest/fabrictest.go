@@ -450,6 +450,25 @@ func expose(t *testing.T, s *suite) {
 		t.Fatalf("exposed port answered %q, %v", got, err)
 	}
 	s.mustDeny(client, pip0, 29877, "deny-internet")
+
+	// Closing the exposure ends the connections it carries, and no new
+	// one reaches the target.
+	x.Close()
+	if n, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("a connection the closed exposure carried read %d bytes, %v; want it ended", n, err)
+	}
+	if c2, err := s.dial(batch, node0, 29877); err == nil {
+		c2.SetDeadline(time.Now().Add(wait))
+		if n, err := c2.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+			t.Fatalf("a connection to a closed exposure read %d bytes, %v; want it refused or ended", n, err)
+		}
+		c2.Close()
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // serviceFirewall: a platform service's listener gets the connections

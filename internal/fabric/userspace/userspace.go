@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vnetml/vnetml/internal/fabric"
@@ -121,6 +122,61 @@ type binding struct {
 	ep    fabric.Endpoint
 	vaddr netip.AddrPort
 	real  netip.AddrPort
+	// exposure is set (under Fabric.mu) when the binding is an exposed
+	// port: dial then connects straight to its target.
+	exposure *exposure
+}
+
+// exposure is an exposed port's target, and the connections dialed
+// straight to it, which its closing ends. The fabric decided each, so
+// nothing is gained by passing them through its loopback listener and a
+// relay, and the relay cost a hop of copying on every byte.
+type exposure struct {
+	target netip.AddrPort
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed bool
+}
+
+// carry adds c to the connections x ends; false once x is closed.
+func (x *exposure) carry(c *conn) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return false
+	}
+	x.conns[c] = struct{}{}
+	return true
+}
+
+func (x *exposure) drop(c *conn) {
+	x.mu.Lock()
+	delete(x.conns, c)
+	x.mu.Unlock()
+}
+
+func (x *exposure) close() {
+	x.mu.Lock()
+	x.closed = true
+	cs := x.conns
+	x.conns = nil
+	x.mu.Unlock()
+	for c := range cs {
+		c.Close()
+	}
+}
+
+// exposed is an Expose's Closer: its relay (for connections that reach
+// the loopback listener otherwise) and its exposure.
+type exposed struct {
+	relay fabric.Closer
+	x     *exposure
+}
+
+func (e exposed) Close() error {
+	err := e.relay.Close()
+	e.x.close()
+	return err
 }
 
 type egressProxy struct {
@@ -468,10 +524,11 @@ func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.E
 	// its NIC's private address, on that very NIC where networks overlap.
 	seen := netip.AddrPortFrom(v.Seen.Dst, dst.Port())
 	var b *binding
+	var x *exposure
 	f.mu.RLock()
 	for _, c := range f.bindings[seen] {
 		if c.ep.NIC == "" && v.SeenNIC == "" || c.ep.NIC != "" && network.SameID(c.ep.NIC, v.SeenNIC) {
-			b = c
+			b, x = c, c.exposure
 		}
 	}
 	f.mu.RUnlock()
@@ -489,6 +546,9 @@ func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.E
 		return nil, refused(fmt.Sprintf("allowed, but nothing listens at %s", seen))
 	}
 	var d net.Dialer
+	if x != nil {
+		return f.dialExposure(ctx, x, from, dst, rec, refused)
+	}
 	c, err := d.DialContext(ctx, "tcp", b.real.String())
 	if err != nil {
 		return nil, refused(fmt.Sprintf("allowed, but the listener at %s is gone", seen))
@@ -510,6 +570,27 @@ func (f *Fabric) dial(ctx context.Context, eng *flow.Engine, src, dstEp fabric.E
 	return vc, nil
 }
 
+// dialExposure connects a decided flow straight to an exposed port's
+// target.
+func (f *Fabric) dialExposure(ctx context.Context, x *exposure, from, dst netip.AddrPort, rec fabric.Record, refused func(string) error) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", x.target.String())
+	if err != nil {
+		return nil, refused(fmt.Sprintf("allowed, but the exposed port's target %s does not answer", x.target))
+	}
+	vc := &conn{Conn: c, local: fabric.Addr(from), remote: fabric.Addr(dst), f: f, rec: rec, x: x}
+	if !x.carry(vc) {
+		c.Close()
+		return nil, refused(fmt.Sprintf("allowed, but the port at %s is no longer exposed", dst))
+	}
+	if !f.track(vc) {
+		vc.Close()
+		return nil, net.ErrClosed
+	}
+	f.flows.Append(rec)
+	return vc, nil
+}
+
 // conn is a virtual connection over a loopback one. The dialing side
 // counts bytes and logs the flow's end.
 type conn struct {
@@ -521,6 +602,7 @@ type conn struct {
 	closeOnce     sync.Once
 	peer          fabric.Peer // the accepting side's
 	hasPeer       bool
+	x             *exposure // the exposed port it was dialed straight to
 }
 
 // Peer implements fabric.PeerOf.
@@ -541,6 +623,15 @@ func (c *conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// SyscallConn gives the loopback socket, for a caller that peeks at a
+// kept-alive connection to learn whether its peer closed it.
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
 // CloseWrite half-closes, so that request/response protocols work.
 func (c *conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
@@ -552,6 +643,9 @@ func (c *conn) CloseWrite() error {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
+		if c.x != nil {
+			c.x.drop(c)
+		}
 		if c.f == nil {
 			return
 		}
@@ -564,15 +658,21 @@ func (c *conn) Close() error {
 	return err
 }
 
-// Expose implements fabric.Fabric: a listener whose admitted connections
-// are spliced to target, until the returned Closer is closed (which also
-// ends the connections it is carrying). ctx bounds only the setting up.
+// Expose implements fabric.Fabric: the fabric's dials to the port connect
+// straight to target once decided (see exposure), and anything else its
+// listener admits is spliced there, until the returned Closer is closed
+// (which also ends the connections it is carrying). ctx bounds only the
+// setting up.
 func (f *Fabric) Expose(ctx context.Context, ep fabric.Endpoint, port uint16, target netip.AddrPort) (fabric.Closer, error) {
 	ln, err := f.Listen(ctx, ep, port)
 	if err != nil {
 		return nil, err
 	}
-	return fabric.Relay(ln, func() (net.Conn, error) { return net.Dial("tcp", target.String()) }, f.log), nil
+	x := &exposure{target: target, conns: map[*conn]struct{}{}}
+	f.mu.Lock()
+	ln.(*listener).b.exposure = x
+	f.mu.Unlock()
+	return exposed{relay: fabric.Relay(ln, func() (net.Conn, error) { return net.Dial("tcp", target.String()) }, f.log), x: x}, nil
 }
 
 // Command implements fabric.Fabric: the process gets a small environment
