@@ -122,6 +122,7 @@ const (
 	goEcho      backend = iota // loadgen.Echo behind a few test headers
 	pythonScore                // runtime/python/vnetml_score.py in python3
 	neverReady                 // a replica that stays Starting
+	goMirror                   // answers with what it saw (relay_test.go)
 )
 
 // fakeNodes is the cluster's nodes for the tests: a replica is a real
@@ -168,6 +169,12 @@ func (n *fakeNodes) StartReplica(ctx context.Context, _, nodeID string, spec rep
 	switch n.backend {
 	case goEcho:
 		port, stop, err := startGoReplica(spec.ID)
+		if err != nil {
+			return replica.Status{}, err
+		}
+		r.status.State, r.status.Port, r.stop = replica.Running, port, stop
+	case goMirror:
+		port, stop, err := startMirrorReplica(spec.ID)
 		if err != nil {
 			return replica.Status{}, err
 		}

@@ -1,7 +1,6 @@
 package inference
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/hmac"
@@ -13,13 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,8 +76,16 @@ type front struct {
 	// tls is what the front end serves on tlsLn; both nil without TLS.
 	tls   *TLS
 	tlsLn net.Listener
-	srv   *http.Server
-	proxy *httputil.ReverseProxy
+	// ctx ends when the front end closes (stop), and with it every call
+	// waiting for a replica.
+	ctx  context.Context
+	stop context.CancelFunc
+	done <-chan struct{}
+	// replicas are the connections to the replicas (relay.go).
+	replicas *replicaPool
+	// conns are the callers' connections; nil once closed.
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{}
 }
 
 // frontFor starts the front end of sp's cluster on first use. The caller
@@ -102,7 +107,8 @@ func (c *Controller) frontFor(sp Spec) error {
 		if err != nil {
 			return fmt.Errorf("the front end of %s cannot serve TLS for %s: %w", lastSegment(sp.ClusterID), sp.TLS.Host, err)
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		// http/1.1 only: the relay speaks HTTP/1.1 (relay.go).
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -118,25 +124,14 @@ func (c *Controller) frontFor(sp Spec) error {
 		}
 		f.tls = sp.TLS
 	}
-	f.proxy = &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.Out.URL.Scheme = "http"
-			r.Out.URL.Host = r.In.Context().Value(targetKey{}).(string)
-			r.Out.Header.Del("Authorization") // the key is the front end's business
-		},
-		Transport: &http.Transport{
-			DialContext:         f.dial,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-		},
-		ErrorHandler: f.proxyError,
-		ErrorLog:     slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
-	}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug), TLSConfig: tlsCfg}
-	go f.srv.Serve(ln)
+	f.ctx, f.stop = context.WithCancel(context.Background())
+	f.done = f.ctx.Done()
+	f.replicas = newReplicaPool(f.dial)
+	f.conns = map[net.Conn]struct{}{}
+	go f.serve(ln, nil)
+	go f.sweep()
 	if f.tlsLn != nil {
-		go f.srv.ServeTLS(f.tlsLn, "", "")
+		go f.serve(f.tlsLn, tlsCfg)
 		c.names[canonicalHost(f.tls.Host)] = f
 		c.cfg.Fabric.SetName(f.tls.Host, f.tls.Addr)
 	}
@@ -144,12 +139,37 @@ func (c *Controller) frontFor(sp Spec) error {
 	return nil
 }
 
-// close stops the front end; its name is released apart (releaseName).
+// close stops the front end: its listeners, the callers' connections and
+// those to replicas, and calls waiting for a replica. Its name is released
+// apart (releaseName).
 func (f *front) close() {
-	f.srv.Close()
+	f.stop()
 	f.ln.Close()
 	if f.tlsLn != nil {
 		f.tlsLn.Close()
+	}
+	f.connMu.Lock()
+	conns := f.conns
+	f.conns = nil
+	f.connMu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+	f.replicas.close()
+}
+
+// sweep closes connections to replicas left idle for replicaIdleTimeout,
+// until the front end closes.
+func (f *front) sweep() {
+	t := time.NewTicker(replicaIdleTimeout / 3)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			f.replicas.sweep(now.Add(-replicaIdleTimeout))
+		case <-f.done:
+			return
+		}
 	}
 }
 
@@ -168,17 +188,11 @@ func (c *Controller) releaseName(f *front) {
 
 func canonicalHost(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
 
-type targetKey struct{}
-
 // dial connects the front end to a replica's pod address through the
 // fabric: as a pod of the subnet reaches another.
-func (f *front) dial(ctx context.Context, _, addr string) (net.Conn, error) {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	nic := f.c.podNIC(f.cluster, ap.Addr())
-	return f.c.cfg.Fabric.DialEndpoint(ctx, f.ep, fabric.Endpoint{NIC: nic, Addr: ap.Addr()}, ap.Port())
+func (f *front) dial(ctx context.Context, pod netip.Addr) (net.Conn, error) {
+	nic := f.c.podNIC(f.cluster, pod)
+	return f.c.cfg.Fabric.DialEndpoint(ctx, f.ep, fabric.Endpoint{NIC: nic, Addr: pod}, ReplicaPort)
 }
 
 // ProbeAddr is where Azure load balancers' health probes come from
@@ -202,35 +216,32 @@ func (f *front) probe(ctx context.Context) {
 	}
 }
 
-// ServeHTTP routes /api/v1/service/<name>/score (and swagger.json).
-func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// route decides a call before any byte of it goes on, by its path, its
+// Authorization header and its declared length (-1 when unknown): the
+// service it names and a ready replica of it — waiting up to the service's
+// maxRequestWaitTime for one — or the front end's own answer.
+func (f *front) route(ctx context.Context, path, authz string, length int64) (*service, Spec, *slot, *ownAnswer) {
 	if why := f.down.Load(); why != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "FrontEndOutOfRotation", *why)
-		return
+		return nil, Spec{}, nil, &ownAnswer{http.StatusServiceUnavailable, "FrontEndOutOfRotation", *why}
 	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/service/")
+	rest, ok := strings.CutPrefix(path, "/api/v1/service/")
 	name, op, _ := strings.Cut(rest, "/")
 	if !ok || name == "" || (op != "score" && op != "swagger.json") {
-		if r.URL.Path == "/" {
-			writeJSONError(w, http.StatusOK, "Healthy", "azureml-fe is up; score at /api/v1/service/<name>/score")
-			return
+		if path == "/" {
+			return nil, Spec{}, nil, &ownAnswer{http.StatusOK, "Healthy", "azureml-fe is up; score at /api/v1/service/<name>/score"}
 		}
-		writeJSONError(w, http.StatusNotFound, "NotFound", "no such path: score at /api/v1/service/<name>/score, or get /api/v1/service/<name>/swagger.json")
-		return
+		return nil, Spec{}, nil, &ownAnswer{http.StatusNotFound, "NotFound", "no such path: score at /api/v1/service/<name>/score, or get /api/v1/service/<name>/swagger.json"}
 	}
 	s := f.c.byName(f.cluster, name)
 	if s == nil {
-		writeJSONError(w, http.StatusNotFound, "ServiceNotFound", fmt.Sprintf("no service %q is deployed to this inference cluster", name))
-		return
+		return nil, Spec{}, nil, &ownAnswer{http.StatusNotFound, "ServiceNotFound", fmt.Sprintf("no service %q is deployed to this inference cluster", name)}
 	}
 	s.mu.Lock()
 	sp := s.sp
 	s.mu.Unlock()
 	if op == "score" {
-		if ok, why := authorized(sp, r.Header.Get("Authorization"), time.Now()); !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="azureml"`)
-			writeJSONError(w, http.StatusUnauthorized, "Unauthorized", why)
-			return
+		if ok, why := authorized(sp, authz, time.Now()); !ok {
+			return nil, Spec{}, nil, &ownAnswer{http.StatusUnauthorized, "Unauthorized", why}
 		}
 	}
 	sl := s.pick()
@@ -238,7 +249,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// No replica ready at this moment (one being replaced or
 		// re-exposed): the call waits, as a queued request does, up to
 		// maxRequestWaitTime for the next round to make one ready.
-		sl = s.waitReady(r.Context(), time.Duration(cmp.Or(sp.MaxWaitMs, defaultMaxWaitMs))*time.Millisecond)
+		sl = s.waitReady(ctx, time.Duration(cmp.Or(sp.MaxWaitMs, defaultMaxWaitMs))*time.Millisecond)
 	}
 	if sl == nil {
 		s.mu.Lock()
@@ -247,93 +258,24 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			why = ": " + s.err.Message
 		}
 		s.mu.Unlock()
-		writeJSONError(w, http.StatusServiceUnavailable, "NoReplicaReady", fmt.Sprintf("service %s has no ready replica (it is %s%s)", name, state, why))
-		return
+		return nil, Spec{}, nil, &ownAnswer{http.StatusServiceUnavailable, "NoReplicaReady", fmt.Sprintf("service %s has no ready replica (it is %s%s)", name, state, why)}
 	}
-	limit := sp.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
+	if limit := sp.maxBody(); length > limit {
+		return nil, Spec{}, nil, &ownAnswer{http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("the request body is %d bytes; service %s takes at most %d", length, name, limit)}
 	}
-	if r.ContentLength > limit {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("the request body is %d bytes; service %s takes at most %d", r.ContentLength, name, limit))
-		return
+	return s, sp, sl, nil
+}
+
+// maxBody is the most a scoring request's body may hold.
+func (sp Spec) maxBody() int64 {
+	if sp.MaxBodyBytes > 0 {
+		return sp.MaxBodyBytes
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	s.inflight.Add(1)
-	s.sample()
-	defer s.inflight.Add(-1)
-	if sp.Retry {
-		f.serveRetrying(w, r, s, sp.Name, sl)
-		return
-	}
-	ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
-	f.proxy.ServeHTTP(w, r.WithContext(ctx))
+	return DefaultMaxBodyBytes
 }
 
 // MaxScoringTries bounds the replicas an idempotent call is tried on.
 const MaxScoringTries = 3
-
-// failedTry is where proxyError leaves the error of a try that may be
-// made again, instead of answering it (in the request's context under
-// failedTryKey).
-type failedTry struct{ err error }
-
-type failedTryKey struct{}
-
-// serveRetrying passes an idempotent call on, and when the replica fails
-// before answering — its connection refused or lost, no byte of an answer
-// sent — passes it to another ready replica, up to MaxScoringTries. The
-// body is read first (it is bounded), so that each try sends it whole.
-func (f *front) serveRetrying(w http.ResponseWriter, r *http.Request, s *service, name string, sl *slot) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		f.proxyError(w, r, err)
-		return
-	}
-	// By pod address: a round republishes every slot as a new copy, so
-	// the replica that failed is another *slot by the next try.
-	tried := map[netip.Addr]bool{}
-	var last error
-	for range MaxScoringTries {
-		tried[sl.pod] = true
-		ft := &failedTry{}
-		ctx := context.WithValue(r.Context(), targetKey{}, netip.AddrPortFrom(sl.pod, ReplicaPort).String())
-		ctx = context.WithValue(ctx, failedTryKey{}, ft)
-		req := r.WithContext(ctx)
-		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		f.proxy.ServeHTTP(w, req)
-		if ft.err == nil {
-			return // answered
-		}
-		last = ft.err
-		if sl = s.pickExcept(tried); sl == nil || r.Context().Err() != nil {
-			break
-		}
-		f.c.log.Info("inference: a replica failed before answering; the idempotent call is tried on another", "service", name, "error", last)
-	}
-	f.proxyError(w, r, last)
-}
-
-// proxyError answers a call the front end could not pass on — or, for a
-// try of an idempotent call (serveRetrying), leaves the error to it.
-func (f *front) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	if ft, ok := r.Context().Value(failedTryKey{}).(*failedTry); ok {
-		ft.err = err
-		return
-	}
-	var denied *fabric.Denied
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit))
-	case errors.As(err, &denied):
-		writeJSONError(w, http.StatusBadGateway, "ReplicaUnreachable", "the front end cannot reach the replica: "+denied.Verdict.Explain())
-	case errors.Is(err, context.Canceled):
-	default:
-		writeJSONError(w, http.StatusBadGateway, "ReplicaUnreachable", "the front end lost the replica: "+err.Error())
-	}
-}
 
 // pick returns a ready replica, round robin.
 func (s *service) pick() *slot {
@@ -477,8 +419,11 @@ func checkToken(sp Spec, tok string) (time.Time, bool) {
 	return time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0), true
 }
 
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": api.ServiceError{Code: code, Message: msg}})
+// wwwAuthenticate is the challenge of a call without a valid key or token.
+const wwwAuthenticate = `Bearer realm="azureml"`
+
+// jsonError is an answer's body in the service error shape.
+func jsonError(code, msg string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": api.ServiceError{Code: code, Message: msg}})
+	return append(b, '\n')
 }
