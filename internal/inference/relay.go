@@ -2,6 +2,7 @@ package inference
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -187,6 +188,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // connection closes, a request asks to, or one cannot be read.
 func (f *front) serveConn(c net.Conn) {
 	defer f.untrack(c)
+	defer linger(c)
 	cl := &caller{c: c, bw: getWriter(c), lr: limitReader{r: c, left: -1}}
 	cl.br = getReader(&cl.lr)
 	defer func() { putReader(cl.br); putWriter(cl.bw) }()
@@ -222,6 +224,22 @@ func (f *front) serveConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+// lingerTimeout bounds how long a connection the front end ends waits for
+// the caller to stop sending.
+const lingerTimeout = time.Second
+
+// linger ends the front end's side of a connection and reads away what the
+// caller still sends (a body the front end refused, say), briefly: closing
+// a socket with unread data resets it, and the caller may lose the answer.
+func linger(c net.Conn) {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c, maxDiscard)
 }
 
 // ownAnswer is an answer the front end gives itself, as JSON in the
@@ -271,8 +289,7 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 		cl.answer(ownAnswer{http.StatusExpectationFailed, "ExpectationFailed", fmt.Sprintf("unsupported Expect: %q; only 100-continue", expect)}, false)
 		return false
 	}
-	ctx, cancel := f.context()
-	defer cancel()
+	ctx := f.ctx // a call ends when the front end closes
 	s, sp, sl, own := f.route(ctx, req.URL.Path, req.Header.Get("Authorization"), req.ContentLength)
 	if own != nil {
 		// The body, unread: read it away if it is small and came
@@ -314,13 +331,6 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 	keep, err = cl.relay(req, resp, keep)
 	f.release(rc, resp, err == nil)
 	return err == nil && keep
-}
-
-// context is a call's: it ends when the front end closes.
-func (f *front) context() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := context.AfterFunc(f.ctx, cancel)
-	return ctx, func() { stop(); cancel() }
 }
 
 // discard reads away a body the front end did not pass on, up to
@@ -416,7 +426,7 @@ func (f *front) roundTripRetrying(ctx context.Context, s *service, name string, 
 	var last error
 	for range MaxScoringTries {
 		tried[sl.pod] = true
-		resp, rc, err := f.roundTrip(ctx, sl.pod, req, strings.NewReader(string(whole)), int64(len(whole)))
+		resp, rc, err := f.roundTrip(ctx, sl.pod, req, bytes.NewReader(whole), int64(len(whole)))
 		if err == nil {
 			return resp, rc, nil
 		}
