@@ -271,8 +271,11 @@ func (cl *caller) answer(a ownAnswer, keep bool) error {
 }
 
 // exchange answers one request; it reports whether the connection goes on.
+//
+// The request's body is never closed: net/http's Close would read the rest
+// of it, whatever its size, however slowly it comes. What the front end
+// does not read of it ends the connection instead.
 func (f *front) exchange(cl *caller, req *http.Request) bool {
-	defer req.Body.Close()
 	keep := !req.Close
 	expect := req.Header.Get("Expect")
 	switch {
@@ -294,7 +297,7 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 	if own != nil {
 		// The body, unread: read it away if it is small and came
 		// unasked, else the connection ends with the answer.
-		keep = keep && expect == "" && discard(req.Body)
+		keep = keep && expect == "" && req.ContentLength >= 0 && req.ContentLength <= maxDiscard && cl.discard(req.Body)
 		return cl.answer(*own, keep) == nil && keep
 	}
 	if expect != "" {
@@ -333,9 +336,11 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 	return err == nil && keep
 }
 
-// discard reads away a body the front end did not pass on, up to
-// maxDiscard; it reports whether the body ended.
-func discard(body io.Reader) bool {
+// discard reads away a small body the front end did not pass on, within
+// frontHeaderTimeout; it reports whether the body ended.
+func (cl *caller) discard(body io.Reader) bool {
+	cl.c.SetReadDeadline(time.Now().Add(frontHeaderTimeout))
+	defer cl.c.SetReadDeadline(time.Time{})
 	n, err := io.CopyN(io.Discard, body, maxDiscard+1)
 	return err == io.EOF && n <= maxDiscard
 }

@@ -497,3 +497,21 @@ func FuzzRelay(f *testing.F) {
 		}
 	})
 }
+
+// TestRelayRefusalDoesNotReadTheBody: a call refused before its body is
+// read (a wrong key, with 10 MB announced and a few bytes sent) is
+// answered and its connection ended at once — the front end does not wait
+// for a body it will not use.
+func TestRelayRefusalDoesNotReadTheBody(t *testing.T) {
+	e, _ := diffEnv(t)
+	c := e.dialFront(t)
+	defer c.Close()
+	got, err := sendRaw(c, []byte("POST /api/v1/service/diff/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 10485760\r\n\r\n{\"da"), "POST")
+	if err != nil || got.status != http.StatusUnauthorized {
+		t.Fatalf("%v %+v", err, got)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the refusal the connection read %d bytes, %v; want it ended", n, err)
+	}
+}
