@@ -253,3 +253,22 @@ func suggestField(k string, known []string) string {
 	}
 	return "; the known fields here are " + strings.Join(known, ", ") + "."
 }
+
+// objects reads name as an array of objects of shape sh, each reported
+// at name[i]; nil when absent or not an array (reported).
+func (o *object) objects(name string, sh shape) []*object {
+	v, ok := o.value(name)
+	if !ok {
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		o.fail(name, "an array of objects", v)
+		return nil
+	}
+	out := make([]*object, len(arr))
+	for i, x := range arr {
+		out[i] = readObject(o.l, x, fmt.Sprintf("%s[%d]", o.target(name), i), o.broken, sh)
+	}
+	return out
+}

@@ -108,21 +108,46 @@ func CheckNetwork(snap *network.Snapshot, workspaceRegion string, s Spec) error 
 	if s.Network == nil || snap == nil {
 		return nil
 	}
-	n := s.Network
+	nodes := s.AgentCount
+	if s.Attached() {
+		nodes = -1 // an attached cluster's pool is its own business
+	}
+	return checkNetwork(snap, workspaceRegion, *s.Network, nodes, DefaultMaxPods, s.LoadBalancerType, s.LoadBalancerSubnet, computeTargets)
+}
+
+// netTargets are the payload paths of the fields the network checks
+// report, and the words their messages use: an AksCompute's settings and
+// a managed cluster's (managedcluster.go) lie in different places.
+type netTargets struct {
+	subnet, serviceCIDR, dnsIP, bridge, lbSubnet string
+	// owner is whose region the network must be in ("the workspace");
+	// count the field that counts the nodes ("agentCount").
+	owner, count string
+}
+
+// computeTargets are an AksCompute's.
+var computeTargets = netTargets{subnet: pathSubnetID, serviceCIDR: pathServiceCIDR, dnsIP: pathDNSIP, bridge: pathBridge, lbSubnet: pathLBSubnet,
+	owner: "the workspace", count: "agentCount"}
+
+// checkNetwork is CheckNetwork over n, for nodes nodes of up to maxPods
+// pods each (nodes < 0: the subnet's room is not checked), reporting at
+// tg's paths. region is where the network must be.
+func checkNetwork(snap *network.Snapshot, region string, n Networking, nodes, maxPods int, lbType, lbSubnet string, tg netTargets) error {
 	var l armerror.List
 	c := newNetView(snap, n.SubnetID)
+	c.tg = tg
 	if p, err := netip.ParsePrefix(n.DockerBridgeCIDR); err == nil && p.Addr().Is4() {
 		c.bridge = p.Masked() // proposed service CIDRs avoid it
 	}
-	c.checkSubnet(&l, workspaceRegion)
+	c.checkSubnet(&l, region)
 	svc, svcOK := c.checkServiceCIDR(&l, n.ServiceCIDR)
 	c.checkDNS(&l, n.DNSServiceIP, svc, svcOK)
 	c.checkBridge(&l, n.DockerBridgeCIDR, svc, svcOK)
-	if c.subnet != nil && !s.Attached() {
-		c.checkSize(&l, snap, n.SubnetID, s.AgentCount, DefaultMaxPods)
+	if c.subnet != nil && nodes >= 0 {
+		c.checkSize(&l, snap, n.SubnetID, nodes, maxPods)
 	}
-	if s.LoadBalancerType == LoadBalancerInternal && c.vnet != nil {
-		c.checkLBSubnet(&l, s.LoadBalancerSubnet)
+	if lbType == LoadBalancerInternal && c.vnet != nil {
+		c.checkLBSubnet(&l, lbSubnet)
 	}
 	if e := l.In("the cluster's network configuration"); e != nil {
 		return e
@@ -133,6 +158,7 @@ func CheckNetwork(snap *network.Snapshot, workspaceRegion string, s Spec) error 
 // netView is the part of a snapshot a cluster's subnet sees: its subnet,
 // its virtual network's address space and subnets, and its peers' spaces.
 type netView struct {
+	tg       netTargets
 	subnetID string
 	vnet     *network.VirtualNetwork
 	subnet   *network.Subnet
@@ -144,7 +170,7 @@ type netView struct {
 }
 
 func newNetView(snap *network.Snapshot, subnetID string) *netView {
-	c := &netView{subnetID: subnetID}
+	c := &netView{subnetID: subnetID, tg: computeTargets}
 	key := network.Key(subnetID)
 	for i := range snap.VirtualNetworks {
 		v := &snap.VirtualNetworks[i]
@@ -213,17 +239,17 @@ func parseV4(ss []string) []netip.Prefix {
 // not delegated to another service.
 func (c *netView) checkSubnet(l *armerror.List, region string) {
 	if c.subnet == nil {
-		l.Addf(CodeSubnetNotFound, pathSubnetID,
+		l.Addf(CodeSubnetNotFound, c.tg.subnet,
 			"The subnet %s does not exist; create it (az network vnet subnet create) or give the id of an existing subnet.", c.subnetID)
 		return
 	}
 	if ws, vl := normLocation(region), normLocation(c.vnet.Location); ws != "" && vl != "" && ws != vl {
-		l.Addf(CodeInvalidParameter, pathSubnetID,
-			"The virtual network %s of subnet '%s' is in %s but the workspace is in %s: an AKS cluster and its virtual network must be in the workspace's region; use a subnet of a virtual network in %s.",
-			c.vnet.Name, c.subnet.Name, vl, ws, ws)
+		l.Addf(CodeInvalidParameter, c.tg.subnet,
+			"The virtual network %s of subnet '%s' is in %s but %s is in %s: an AKS cluster and its virtual network must be in %s's region; use a subnet of a virtual network in %s.",
+			c.vnet.Name, c.subnet.Name, vl, c.tg.owner, ws, c.tg.owner, ws)
 	}
 	for _, d := range c.subnet.Properties.Delegations {
-		l.Addf(CodeSubnetIsDelegated, pathSubnetID,
+		l.Addf(CodeSubnetIsDelegated, c.tg.subnet,
 			"Subnet '%s' is delegated to %s, so an AKS cluster's nodes cannot join it; remove the delegation or use another subnet.",
 			c.subnet.Name, d.Properties.ServiceName)
 	}
@@ -235,46 +261,46 @@ func (c *netView) checkServiceCIDR(l *armerror.List, s string) (netip.Prefix, bo
 	p, err := netip.ParsePrefix(s)
 	switch {
 	case err != nil:
-		l.Addf(CodeCidrStringParseError, pathServiceCIDR,
+		l.Addf(CodeCidrStringParseError, c.tg.serviceCIDR,
 			"Cidr is invalid: serviceCidr %q is not a CIDR prefix; give a private range no network here uses, such as %s.", s, c.suggestService(16))
 		return netip.Prefix{}, false
 	case p != p.Masked():
-		l.Addf(CodeCidrStringParseError, pathServiceCIDR,
+		l.Addf(CodeCidrStringParseError, c.tg.serviceCIDR,
 			"Cidr is invalid: serviceCidr %s has host bits set; for its prefix length it should be %s.", s, p.Masked())
 		return netip.Prefix{}, false
 	case !p.Addr().Is4():
-		l.Addf(CodeIPv6NotSupported, pathServiceCIDR,
+		l.Addf(CodeIPv6NotSupported, c.tg.serviceCIDR,
 			"The service CIDR %s is not IPv4, which an AKS cluster with Azure CNI does not support; give an IPv4 private range such as %s.", s, c.suggestService(16))
 		return netip.Prefix{}, false
 	}
 	bits := min(max(p.Bits(), MinServiceCIDRBits), 28)
 	if !private(p) {
-		l.Addf(CodeInvalidParameter, pathServiceCIDR,
+		l.Addf(CodeInvalidParameter, c.tg.serviceCIDR,
 			"The service CIDR %s is not a private (RFC 1918) range; give one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 that no network here uses, such as %s.", p, c.suggestService(bits))
 	}
 	if p.Bits() < MinServiceCIDRBits {
-		l.Addf(CodeInvalidParameter, pathServiceCIDR,
+		l.Addf(CodeInvalidParameter, c.tg.serviceCIDR,
 			"The service CIDR %s is larger than /%d; give a /%d or smaller range, such as %s.", p, MinServiceCIDRBits, MinServiceCIDRBits, c.suggestService(bits))
 	}
 	for _, r := range aksReserved {
 		if p.Overlaps(r) {
-			l.Addf(CodeInvalidParameter, pathServiceCIDR,
+			l.Addf(CodeInvalidParameter, c.tg.serviceCIDR,
 				"The service CIDR %s overlaps %s, which AKS reserves (169.254.0.0/16, 172.30.0.0/16, 172.31.0.0/16 and 192.0.2.0/24 cannot be used); give another range, such as %s.", p, r, c.suggestService(bits))
 		}
 	}
 	hits := c.subnets.overlapping(p)
 	for _, m := range hits {
-		l.Addf(CodeServiceCidrOverlapExistingSubnetsCidr, pathServiceCIDR,
+		l.Addf(CodeServiceCidrOverlapExistingSubnetsCidr, c.tg.serviceCIDR,
 			"The specified service CIDR %s is conflicted with an existing subnet CIDR %s (%s); give a range no subnet uses, such as %s.", p, m.prefix, m.label, c.suggestService(bits))
 	}
 	if len(hits) == 0 { // a subnet hit already says the range is in the network
 		for _, m := range c.space.overlapping(p) {
-			l.Addf(CodeInvalidParameter, pathServiceCIDR,
+			l.Addf(CodeInvalidParameter, c.tg.serviceCIDR,
 				"The specified service CIDR %s overlaps %s; give a range outside the cluster's network, such as %s.", p, m.label, c.suggestService(bits))
 		}
 	}
 	for _, m := range c.peered.overlapping(p) {
-		l.Addf(CodeInvalidParameter, pathServiceCIDR,
+		l.Addf(CodeInvalidParameter, c.tg.serviceCIDR,
 			"The specified service CIDR %s overlaps %s, whose addresses the cluster could not reach; give a range no peered network uses, such as %s.", p, m.label, c.suggestService(bits))
 	}
 	return p, true
@@ -330,7 +356,7 @@ func (c *netView) checkDNS(l *armerror.List, s string, svc netip.Prefix, svcOK b
 		if d, ok := dnsFor(svc); svcOK && ok {
 			hint = fmt.Sprintf("an address inside serviceCidr %s, such as %s", svc, d)
 		}
-		l.Addf(CodeDnsServiceIpParseError, pathDNSIP, "The DNS service IP %q is not an IPv4 address; give %s.", s, hint)
+		l.Addf(CodeDnsServiceIpParseError, c.tg.dnsIP, "The DNS service IP %q is not an IPv4 address; give %s.", s, hint)
 		return
 	}
 	if !svcOK {
@@ -344,16 +370,16 @@ func (c *netView) checkDNS(l *armerror.List, s string, svc netip.Prefix, svcOK b
 	first, _ := nth(svc, 1)
 	switch {
 	case !svc.Contains(a):
-		l.Addf(CodeDnsServiceIpOutOfServiceCidr, pathDNSIP,
+		l.Addf(CodeDnsServiceIpOutOfServiceCidr, c.tg.dnsIP,
 			"The DNS service IP %s is out of the range defined by service CIDR %s. Use an address inside it%s.", a, svc, such)
 	case a == svc.Addr():
-		l.Addf(CodeInvalidParameter, pathDNSIP,
+		l.Addf(CodeInvalidParameter, c.tg.dnsIP,
 			"The DNS service IP %s is the network address of service CIDR %s, where cluster DNS does not work (Azure/AKS#2579); use %s.", a, svc, use)
 	case a == first:
-		l.Addf(CodeDnsServiceIpConflicting, pathDNSIP,
+		l.Addf(CodeDnsServiceIpConflicting, c.tg.dnsIP,
 			"The DNS service IP %s is the first address of service CIDR %s, which Kubernetes gives the API server (kubernetes.default.svc); use %s.", a, svc, use)
 	case a == lastOf(svc):
-		l.Addf(CodeDnsBroadcastAddressConflicting, pathDNSIP,
+		l.Addf(CodeDnsBroadcastAddressConflicting, c.tg.dnsIP,
 			"The DNS service IP %s is the broadcast address of service CIDR %s; use %s.", a, svc, use)
 	}
 }
@@ -363,7 +389,7 @@ func (c *netView) checkDNS(l *armerror.List, s string, svc netip.Prefix, svcOK b
 func (c *netView) checkBridge(l *armerror.List, s string, svc netip.Prefix, svcOK bool) {
 	raw, err := netip.ParsePrefix(s)
 	if err != nil || !raw.Addr().Is4() {
-		l.Addf(CodeDockerBridgeCidrInvalid, pathBridge,
+		l.Addf(CodeDockerBridgeCidrInvalid, c.tg.bridge,
 			"NetworkProfile.DockerBridgeCidr %q is invalid: it is not an IPv4 address with a prefix length; give one such as %s.", s, c.suggestBridge(16, svc))
 		return
 	}
@@ -372,17 +398,17 @@ func (c *netView) checkBridge(l *armerror.List, s string, svc netip.Prefix, svcO
 	bits := min(max(br.Bits(), 8), 28)
 	hits := c.subnets.overlapping(br)
 	for _, m := range hits {
-		l.Addf(CodeDockerBridgeInSubnetCidr, pathBridge,
+		l.Addf(CodeDockerBridgeInSubnetCidr, c.tg.bridge,
 			"NetworkProfile.DockerBridgeCidr %s is invalid. Please choose one that does not overlap Subnet Cidr %s (%s), such as %s.", s, m.prefix, m.label, c.suggestBridge(bits, svc))
 	}
 	if len(hits) == 0 {
 		for _, m := range c.space.overlapping(br) {
-			l.Addf(CodeDockerBridgeCidrInvalid, pathBridge,
+			l.Addf(CodeDockerBridgeCidrInvalid, c.tg.bridge,
 				"NetworkProfile.DockerBridgeCidr %s is invalid. Please choose one that does not overlap %s, such as %s.", s, m.label, c.suggestBridge(bits, svc))
 		}
 	}
 	if svcOK && br.Overlaps(svc) {
-		l.Addf(CodeDockerBridgeInServiceCidr, pathBridge,
+		l.Addf(CodeDockerBridgeInServiceCidr, c.tg.bridge,
 			"NetworkProfile.DockerBridgeCidr %s is invalid. Please choose one that does not overlap the service CIDR %s, such as %s.", s, svc, c.suggestBridge(bits, svc))
 	}
 }
@@ -430,9 +456,9 @@ func (c *netView) checkSize(l *armerror.List, snap *network.Snapshot, subnetID s
 	if bits, ok := SmallestSubnetFor(need); ok {
 		fix = fmt.Sprintf("use a subnet of /%d or larger (%d usable addresses) with nothing else in it, or fewer agents", bits, 1<<(32-bits)-network.ReservedPerPrefix)
 	}
-	l.Addf(CodeInsufficientSubnetSize, pathSubnetID,
-		"Pre-allocated IPs %d exceeds IPs available %d in Subnet Cidr %s, Subnet Name %s. Azure CNI pre-allocates (agentCount+1) + (agentCount+1)×maxPods = (%d+1) + (%d+1)×%d addresses; the subnet has %d usable (Azure reserves %d per prefix), %d of them in use. To fix it, %s.",
-		need, have, strings.Join(cidrs, ", "), c.subnet.Name, nodes, nodes, maxPods, usable, network.ReservedPerPrefix, inUse, fix)
+	l.Addf(CodeInsufficientSubnetSize, c.tg.subnet,
+		"Pre-allocated IPs %d exceeds IPs available %d in Subnet Cidr %s, Subnet Name %s. Azure CNI pre-allocates (%s+1) + (%s+1)×maxPods = (%d+1) + (%d+1)×%d addresses; the subnet has %d usable (Azure reserves %d per prefix), %d of them in use. To fix it, %s.",
+		need, have, strings.Join(cidrs, ", "), c.subnet.Name, c.tg.count, c.tg.count, nodes, nodes, maxPods, usable, network.ReservedPerPrefix, inUse, fix)
 }
 
 // checkLBSubnet checks the internal load balancer's subnet is a subnet of
@@ -445,7 +471,7 @@ func (c *netView) checkLBSubnet(l *armerror.List, name string) {
 		}
 		names = append(names, "'"+sn.Name+"'")
 	}
-	l.Addf(CodeInvalidParameter, pathLBSubnet,
+	l.Addf(CodeInvalidParameter, c.tg.lbSubnet,
 		"The internal load balancer's subnet '%s' is not a subnet of virtual network %s (it has %s); set loadBalancerSubnet to one of them, usually the cluster's own subnet '%s'.",
 		name, c.vnet.Name, strings.Join(names, ", "), c.subnet.Name)
 }
