@@ -83,15 +83,18 @@ type aksProps struct {
 		Cname           string `json:"cname,omitempty"`
 		LeafDomainLabel string `json:"leafDomainLabel,omitempty"`
 	} `json:"sslConfiguration"`
-	AKSNetworkingConfiguration *struct {
-		SubnetID         string `json:"subnetId"`
-		ServiceCidr      string `json:"serviceCidr"`
-		DNSServiceIP     string `json:"dnsServiceIP"`
-		DockerBridgeCidr string `json:"dockerBridgeCidr"`
-	} `json:"aksNetworkingConfiguration,omitempty"`
+	AKSNetworkingConfiguration *aksNetworking `json:"aksNetworkingConfiguration,omitempty"`
 	// SystemServices are the cluster's own services: azureml-fe, where
 	// scoring calls arrive.
 	SystemServices []aksSystemService `json:"systemServices"`
+}
+
+// aksNetworking is aksNetworkingConfiguration as a compute shows it.
+type aksNetworking struct {
+	SubnetID         string `json:"subnetId"`
+	ServiceCidr      string `json:"serviceCidr"`
+	DNSServiceIP     string `json:"dnsServiceIP"`
+	DockerBridgeCidr string `json:"dockerBridgeCidr"`
 }
 
 type aksSystemService struct {
@@ -132,6 +135,8 @@ func (p aksProps) frontEndAddr() string {
 func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, cond store.Condition, cur *entry, patch bool) (bool, error) {
 	name := lastSegment(id.ID)
 	switch {
+	case cur != nil && isAttached(cur):
+		return false, armerror.New(store.CodeConflict, "", "Inference cluster %s is attached and cannot be changed in place yet; detach it and attach it again (vnetml compute detach %s).", name, name)
 	case cur != nil || patch:
 		return false, armerror.New(store.CodeConflict, "", "Inference cluster %s exists and cannot be changed in place yet; delete it and create it again (vnetml compute delete %s).", name, name)
 	case !computeNameRE.MatchString(name):
@@ -142,11 +147,11 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 	if err != nil {
 		return false, err
 	}
-	if spec.Attached() {
-		return false, armerror.New(codeNotSupported, "properties.resourceId", "vnetml has no Microsoft.ContainerService clusters to attach (%s): create the inference cluster with vnetml instead (vnetml compute create %s --type aks ...).", spec.ResourceID, name)
-	}
 	if err := checkCond(cond, id.ID, cur); err != nil {
 		return false, err
+	}
+	if spec.Attached() {
+		return s.stageAttachAKS(t, id, ws, spec, cond)
 	}
 	snap := s.view.Load().snap
 	if err := aks.CheckNetwork(snap, ws.Location, spec); err != nil {
@@ -163,11 +168,11 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 		// No network named: the cluster gets one of its own, as AKS's
 		// basic networking does.
 		vnet := group + "/providers/" + network.TypeVirtualNetwork + "/" + base + "-vnet"
-		if err := s.stageAs(t, vnet, fmt.Sprintf(`{"location": %q, "tags": {%q: %q}, "properties": {"addressSpace": {"addressPrefixes": ["10.224.0.0/12"]},
-			"subnets": [{"name": "aks-subnet", "properties": {"addressPrefix": "10.224.0.0/16"}}]}}`, ws.Location, tagManagedBy, id.ID)); err != nil {
+		subnet, err := s.stageOwnAKSNetwork(t, vnet, ws.Location, id.ID)
+		if err != nil {
 			return false, err
 		}
-		r.VirtualNetwork, r.Subnet = vnet, vnet+"/subnets/aks-subnet"
+		r.VirtualNetwork, r.Subnet = vnet, subnet
 	} else {
 		r.Subnet = spec.Network.SubnetID
 		// The cluster's nodes and front end join the subnet: the caller
@@ -182,58 +187,52 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 		}
 		group = "/subscriptions/" + sid.Subscription + "/resourceGroups/" + sid.ResourceGroup
 	}
-	// The front end: azureml-fe, at an address of the cluster's subnet
-	// (or the internal load balancer's subnet), behind a public IP unless
-	// the load balancer is internal.
-	feSubnet := r.Subnet
-	if spec.LoadBalancerType == aks.LoadBalancerInternal && spec.LoadBalancerSubnet != "" {
-		vnetID := r.Subnet[:strings.LastIndex(strings.ToLower(r.Subnet), "/subnets/")]
-		feSubnet = vnetID + "/subnets/" + spec.LoadBalancerSubnet
-	}
-	tags := fmt.Sprintf(`{%q: %q, "vnetml-role": "azureml-fe"}`, tagManagedBy, id.ID)
-	fe := group + "/providers/" + network.TypeNetworkInterface + "/" + base + "-azureml-fe"
-	pipRef := ""
-	if spec.LoadBalancerType != aks.LoadBalancerInternal {
-		r.PublicIPAddress = group + "/providers/" + network.TypePublicIPAddress + "/" + base + "-fe-pip"
-		if err := s.stageAs(t, r.PublicIPAddress, fmt.Sprintf(`{"location": %q, "tags": %s, "properties": {"publicIPAllocationMethod": "Static"}}`, ws.Location, tags)); err != nil {
-			return false, err
-		}
-		pipRef = fmt.Sprintf(`, "publicIPAddress": {"id": %q}`, r.PublicIPAddress)
-	}
-	if err := s.stageAs(t, fe, fmt.Sprintf(`{"location": %q, "tags": %s, "properties": {"ipConfigurations": [{"name": "frontend",
-		"properties": {"subnet": {"id": %q}%s}}]}}`, ws.Location, tags, feSubnet, pipRef)); err != nil {
+	svc, err := s.stageFrontEnd(t, &r, id.ID, group, base, ws.Location, spec, tlsHost)
+	if err != nil {
 		return false, err
 	}
-	r.FrontEnd = fe
-	svc := aksSystemService{ServiceName: "azureml-fe", ServiceType: spec.LoadBalancerType, NetworkInterface: fe, PublicIPAddressID: r.PublicIPAddress, Fqdn: tlsHost}
-	if n, ok := t.get(lower(fe)).obj.(*network.NetworkInterface); ok && len(n.Properties.IPConfigurations) > 0 {
-		svc.PrivateIPAddress = n.Properties.IPConfigurations[0].Properties.PrivateIPAddress
-	}
-	if r.PublicIPAddress != "" {
-		if p, ok := t.get(lower(r.PublicIPAddress)).obj.(*network.PublicIPAddress); ok {
-			svc.PublicIPAddress = p.Properties.IPAddress
-		}
-	}
 
+	p := newAKSProps(spec, spec.AgentCount, spec.AgentVMSize, svc)
+	if n := spec.Network; n != nil {
+		p.AKSNetworkingConfiguration = &aksNetworking{n.SubnetID, n.ServiceCIDR, n.DNSServiceIP, n.DockerBridgeCIDR}
+	}
+	existed, err := s.stageAKSDoc(t, id, ws, spec, p, r, cond, "", certPEM, keyPEM)
+	if err != nil {
+		return false, err
+	}
+	t.afterCommit(func(ctx context.Context) error {
+		s.upsertCompute(ctx, id.Key)
+		return nil
+	})
+	return existed, nil
+}
+
+// newAKSProps is what an inference compute shows of spec, of its agent
+// pool and of its front end.
+func newAKSProps(spec aks.Spec, agents int, vmSize string, fe aksSystemService) aksProps {
 	var p aksProps
-	p.AgentCount, p.AgentVMSize, p.ClusterPurpose = spec.AgentCount, spec.AgentVMSize, spec.ClusterPurpose
+	p.AgentCount, p.AgentVMSize, p.ClusterPurpose = agents, vmSize, spec.ClusterPurpose
 	p.LoadBalancerType, p.LoadBalancerSubnet = spec.LoadBalancerType, spec.LoadBalancerSubnet
 	p.SSLConfiguration.Status, p.SSLConfiguration.Cname, p.SSLConfiguration.LeafDomainLabel = spec.SSL.Status, spec.SSL.Cname, spec.SSL.LeafDomainLabel
-	if n := spec.Network; n != nil {
-		p.AKSNetworkingConfiguration = &struct {
-			SubnetID         string `json:"subnetId"`
-			ServiceCidr      string `json:"serviceCidr"`
-			DNSServiceIP     string `json:"dnsServiceIP"`
-			DockerBridgeCidr string `json:"dockerBridgeCidr"`
-		}{n.SubnetID, n.ServiceCIDR, n.DNSServiceIP, n.DockerBridgeCIDR}
-	}
-	p.SystemServices = []aksSystemService{svc}
+	p.SystemServices = []aksSystemService{fe}
+	return p
+}
+
+// stageAKSDoc stages an inference compute's document — created, or
+// attaching the managed cluster resourceID — and its sealed TLS pair.
+func (s *Server) stageAKSDoc(t *txn, id store.ID, ws workspaceDoc, spec aks.Spec, p aksProps, r clusterResources, cond store.Condition,
+	resourceID, certPEM, keyPEM string) (bool, error) {
 	props, err := json.Marshal(p)
 	if err != nil {
 		return false, err
 	}
-	d := computeDoc{ID: id.ID, Name: name, Type: typeCompute, Location: ws.Location, Tags: spec.Tags}
+	d := computeDoc{ID: id.ID, Name: lastSegment(id.ID), Type: typeCompute, Location: ws.Location, Tags: spec.Tags}
 	d.Properties.ComputeType, d.Properties.ComputeLocation, d.Properties.ProvisioningState = computeTypeAKS, ws.Location, succeeded
+	if resourceID != "" {
+		// An attached cluster stays where it is (spec.Location is its
+		// region).
+		d.Properties.ComputeLocation, d.Properties.ResourceID, d.Properties.IsAttachedCompute = spec.Location, resourceID, true
+	}
 	d.Properties.Description = spec.Description
 	d.Properties.CreatedOn = time.Now().UTC()
 	d.Properties.ModifiedOn = d.Properties.CreatedOn
@@ -248,11 +247,66 @@ func (s *Server) stageAKS(t *txn, id store.ID, ws workspaceDoc, body []byte, con
 			return false, err
 		}
 	}
-	t.afterCommit(func(ctx context.Context) error {
-		s.upsertCompute(ctx, id.Key)
-		return nil
-	})
 	return existed, nil
+}
+
+// stageOwnAKSNetwork stages the virtual network of a cluster that names
+// none, as AKS's default networking makes one (10.224.0.0/12, its subnet
+// aks-subnet 10.224.0.0/16), tagged as owner's, and returns the subnet's
+// id. An inference cluster the workspace creates and a managed cluster
+// share it.
+func (s *Server) stageOwnAKSNetwork(t *txn, vnetID, location, owner string) (string, error) {
+	if e := t.get(lower(vnetID)); e != nil {
+		// Never a PUT over a network someone else made.
+		if v, ok := e.obj.(*network.VirtualNetwork); !ok || !strings.EqualFold(v.Tags[tagManagedBy], owner) {
+			return "", armerror.New(store.CodeConflict, "", "The cluster's own virtual network would be %s, but a virtual network of that name exists in the group; give the cluster a subnet of it, or another name.", vnetID)
+		}
+	}
+	if err := s.stageAs(t, vnetID, fmt.Sprintf(`{"location": %q, "tags": {%q: %q}, "properties": {"addressSpace": {"addressPrefixes": ["10.224.0.0/12"]},
+			"subnets": [{"name": %q, "properties": {"addressPrefix": "10.224.0.0/16"}}]}}`, location, tagManagedBy, owner, aks.DefaultLoadBalancerSubnet)); err != nil {
+		return "", err
+	}
+	return vnetID + "/subnets/" + aks.DefaultLoadBalancerSubnet, nil
+}
+
+// stageFrontEnd stages azureml-fe, the front end of the inference compute
+// owner, where scoring calls arrive: a network interface at an address of
+// the cluster's subnet r.Subnet (or of the internal load balancer's
+// subnet of the same network), in group, behind a public IP unless the
+// load balancer is internal. It records both in r and returns the
+// system service the compute shows. Creating a cluster and attaching one
+// install the same front end.
+func (s *Server) stageFrontEnd(t *txn, r *clusterResources, owner, group, base, location string, spec aks.Spec, tlsHost string) (aksSystemService, error) {
+	feSubnet := r.Subnet
+	if spec.LoadBalancerType == aks.LoadBalancerInternal && spec.LoadBalancerSubnet != "" {
+		vnetID := r.Subnet[:strings.LastIndex(strings.ToLower(r.Subnet), "/subnets/")]
+		feSubnet = vnetID + "/subnets/" + spec.LoadBalancerSubnet
+	}
+	tags := fmt.Sprintf(`{%q: %q, "vnetml-role": "azureml-fe"}`, tagManagedBy, owner)
+	fe := group + "/providers/" + network.TypeNetworkInterface + "/" + base + "-azureml-fe"
+	pipRef := ""
+	if spec.LoadBalancerType != aks.LoadBalancerInternal {
+		r.PublicIPAddress = group + "/providers/" + network.TypePublicIPAddress + "/" + base + "-fe-pip"
+		if err := s.stageAs(t, r.PublicIPAddress, fmt.Sprintf(`{"location": %q, "tags": %s, "properties": {"publicIPAllocationMethod": "Static"}}`, location, tags)); err != nil {
+			return aksSystemService{}, err
+		}
+		pipRef = fmt.Sprintf(`, "publicIPAddress": {"id": %q}`, r.PublicIPAddress)
+	}
+	if err := s.stageAs(t, fe, fmt.Sprintf(`{"location": %q, "tags": %s, "properties": {"ipConfigurations": [{"name": "frontend",
+		"properties": {"subnet": {"id": %q}%s}}]}}`, location, tags, feSubnet, pipRef)); err != nil {
+		return aksSystemService{}, err
+	}
+	r.FrontEnd = fe
+	svc := aksSystemService{ServiceName: "azureml-fe", ServiceType: spec.LoadBalancerType, NetworkInterface: fe, PublicIPAddressID: r.PublicIPAddress, Fqdn: tlsHost}
+	if n, ok := t.get(lower(fe)).obj.(*network.NetworkInterface); ok && len(n.Properties.IPConfigurations) > 0 {
+		svc.PrivateIPAddress = n.Properties.IPConfigurations[0].Properties.PrivateIPAddress
+	}
+	if r.PublicIPAddress != "" {
+		if p, ok := t.get(lower(r.PublicIPAddress)).obj.(*network.PublicIPAddress); ok {
+			svc.PublicIPAddress = p.Properties.IPAddress
+		}
+	}
+	return svc, nil
 }
 
 // aksSpec is what the compute controller runs for a stored AKS compute:

@@ -49,9 +49,13 @@ type computeDoc struct {
 }
 
 type computeProps struct {
-	ComputeType       string          `json:"computeType"`
-	ComputeLocation   string          `json:"computeLocation"`
-	Description       string          `json:"description,omitempty"`
+	ComputeType     string `json:"computeType"`
+	ComputeLocation string `json:"computeLocation"`
+	Description     string `json:"description,omitempty"`
+	// ResourceID is the managed cluster an attached compute stands for
+	// (aks_attach.go); "" for a compute the workspace created.
+	ResourceID        string          `json:"resourceId,omitempty"`
+	IsAttachedCompute bool            `json:"isAttachedCompute"`
 	ProvisioningState string          `json:"provisioningState"`
 	CreatedOn         time.Time       `json:"createdOn"`
 	ModifiedOn        time.Time       `json:"modifiedOn"`
@@ -284,22 +288,7 @@ func (s *Server) stageAs(t *txn, rid, body string) error {
 
 // clusterOf is what the controller runs for a compute.
 func (s *Server) clusterOf(t *txn, d computeDoc, spec compute.Spec) compute.Cluster {
-	fits := -1
-	if sub := t.subnet(d.Properties.Resources.Subnet); sub != nil {
-		free := 0
-		for _, p := range network.SubnetPrefixesV4(sub) {
-			free += network.UsableCount(p)
-		}
-		used := t.addressesIn(d.Properties.Resources.Subnet, "")
-		// The cluster's own nodes' addresses are counted as free: they
-		// are the ones it may use.
-		for a := range used {
-			if s.nodeAddress(t, d.ID, a) {
-				delete(used, a)
-			}
-		}
-		fits = max(free-len(used), 0)
-	}
+	fits := s.fits(t, d.Properties.Resources.Subnet, d.ID)
 	c := compute.Cluster{ID: d.ID, Location: d.Location, SubnetID: d.Properties.Resources.Subnet, NSGID: d.Properties.Resources.NetworkSecurityGroup, Spec: spec, Fits: fits}
 	if strings.EqualFold(d.Properties.ComputeType, computeTypeAKS) {
 		// An inference cluster's nodes are managed by Azure Machine
@@ -310,6 +299,28 @@ func (s *Server) clusterOf(t *txn, d computeDoc, spec compute.Spec) compute.Clus
 		}
 	}
 	return c
+}
+
+// fits is how many nodes of the cluster owner the subnet has addresses
+// for: its usable addresses less those in use, the cluster's own nodes'
+// counted as free (they are the ones it may use); -1 when the subnet is
+// not there.
+func (s *Server) fits(t *txn, subnetID, owner string) int {
+	sub := t.subnet(subnetID)
+	if sub == nil {
+		return -1
+	}
+	free := 0
+	for _, p := range network.SubnetPrefixesV4(sub) {
+		free += network.UsableCount(p)
+	}
+	used := t.addressesIn(subnetID, "")
+	for a := range used {
+		if s.nodeAddress(t, owner, a) {
+			delete(used, a)
+		}
+	}
+	return max(free-len(used), 0)
 }
 
 // nodeAddress reports whether address a is held by a node NIC of compute.
@@ -354,7 +365,7 @@ func (s *Server) renderCompute(r store.Resource) (json.RawMessage, error) {
 		return nil, err
 	}
 	if s.computes != nil {
-		if st, ok := s.computes.Status(r.ID); ok {
+		if st, ok := s.computes.Status(nodeClusterOf(r.ID, d)); ok {
 			props, _ := d["properties"].(map[string]any)
 			inner, _ := props["properties"].(map[string]any)
 			if inner != nil {
@@ -377,12 +388,15 @@ func (s *Server) renderCompute(r store.Resource) (json.RawMessage, error) {
 // listNodes answers POST {compute}/listNodes as Azure ML does:
 // {"nodes": [{nodeId, privateIpAddress, publicIpAddress, port, nodeState, runId}]}.
 func (s *Server) listNodes(ctx context.Context, rq *request) (response, error) {
-	if _, err := s.st.Get(ctx, rq.target.id.ID); err != nil {
+	r, err := s.st.Get(ctx, rq.target.id.ID)
+	if err != nil {
 		return response{}, notFound(err, rq.target.id)
 	}
+	var d map[string]any
+	_ = json.Unmarshal(r.Doc, &d)
 	nodes := []compute.NodeInfo{}
 	if s.computes != nil {
-		nodes = append(nodes, s.computes.Nodes(rq.target.id.ID)...)
+		nodes = append(nodes, s.computes.Nodes(nodeClusterOf(r.ID, d))...)
 	}
 	return ok(map[string]any{"nodes": nodes})
 }
@@ -474,7 +488,7 @@ func (s *Server) upsertCompute(ctx context.Context, key string) {
 	if e != nil {
 		var d computeDoc
 		var ws workspaceDoc
-		if json.Unmarshal(e.res.Doc, &d) == nil {
+		if json.Unmarshal(e.res.Doc, &d) == nil && d.Properties.ResourceID == "" { // an attached compute's nodes are its cluster's
 			if w := s.world.byKey[lower(e.id.Parent)]; w != nil {
 				_ = json.Unmarshal(w.res.Doc, &ws)
 				if spec, err := storedSpec(d, ws); err == nil {

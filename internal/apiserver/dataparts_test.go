@@ -39,6 +39,8 @@ type dataParts struct {
 	crash bool
 	// runs, when set before start, is the server's runs service.
 	runs apiserver.Runs
+	// inference, when set before start, runs the server's web services.
+	inference apiserver.Inference
 }
 
 // newDataEnv is newEnv with the data planes of storage accounts and key
@@ -83,6 +85,9 @@ func (d *dataParts) start(t testing.TB, dir string, cfg *apiserver.Config) {
 		t.Fatal(err)
 	}
 	cfg.Keyring, cfg.Secrets, cfg.DataPlane, cfg.CAPEM, cfg.CA = keys, d.secrets, d.dp, d.ca.CertPEM(), d.ca
+	if d.inference != nil {
+		cfg.Inference = d.inference
+	}
 	if d.runs != nil {
 		cfg.Runs = d.runs
 	}

@@ -82,7 +82,11 @@ func (s *Server) diagnose(ctx context.Context, rq *request) (response, error) {
 // nodes (each node has the same subnet and NSGs).
 func (s *Server) diagnoseCompute(eng *flow.Engine, ws workspaceDoc, d computeDoc, v *diagnoseCategories) {
 	name := d.Name
-	nic := s.someNodeNIC(d.ID)
+	nodes := d.ID
+	if d.Properties.ResourceID != "" {
+		nodes = d.Properties.ResourceID // an attached compute's nodes are its managed cluster's
+	}
+	nic := s.someNodeNIC(nodes)
 	if nic == "" {
 		// No node: check a stand-in, the node Batch would make next.
 		var addr netip.Addr

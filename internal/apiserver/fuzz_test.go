@@ -18,7 +18,8 @@ func FuzzAPI(f *testing.F) {
 		"/providers/vnetml.Resources/apply", "/providers/vnetml.Authorization/tokens/t",
 		workspace, workspace + "/datastores/d", rg + "/providers/Microsoft.ContainerRegistry/registries/reg12345",
 		rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore", rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore/listKeys",
-		rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore/regenerateKey", rg + "/providers/Microsoft.KeyVault/vaults/fuzzvault"}
+		rg + "/providers/Microsoft.Storage/storageAccounts/fuzzstore/regenerateKey", rg + "/providers/Microsoft.KeyVault/vaults/fuzzvault",
+		mcID, workspace + "/computes/fuzzaks"}
 	for i, b := range []string{groupBody, nsgBody, vnetBody, nicBody, `{"properties": {"addressPrefix": "10.0.0.0/24"}}`,
 		`{"properties": {"priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp"}}`,
 		`{"location": "eastus", "properties": {"routes": [{"name": "r", "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "None"}}]}}`,
@@ -37,6 +38,10 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(21), uint8(0), []byte(`{"location": "eastus", "properties": {"networkAcls": {"defaultAction": "Deny"}}}`))
 	f.Add(uint8(23), uint8(2), []byte(`{"keyName": "key3"}`))
 	f.Add(uint8(24), uint8(0), []byte(`{"location": "eastus", "properties": {"accessPolicies": [{"objectId": "", "permissions": {"secrets": ["fly"]}}]}}`))
+
+	f.Add(uint8(25), uint8(0), []byte(mcBody(1, "Standard_D2_v2", vnet+"/subnets/default", "10.2.0.0/16", "10.2.0.10")))
+	f.Add(uint8(26), uint8(0), []byte(attachBody(mcID, "DevTest")))
+	f.Add(uint8(26), uint8(4), []byte(``))
 
 	e := newDataEnv(f)
 	e.secureNetwork()

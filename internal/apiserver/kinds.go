@@ -423,7 +423,7 @@ func (s *Server) buildKinds() {
 		http.MethodGet:    {h: s.getCompute, name: "workspaces.computes.get", act: auth.Read},
 		http.MethodPut:    {stage: s.stageCompute, name: "workspaces.computes.put", act: auth.Write},
 		http.MethodPatch:  {stage: s.stageCompute, name: "workspaces.computes.patch", act: auth.Write},
-		http.MethodDelete: {h: s.deleteCompute, name: "workspaces.computes.delete", act: auth.Delete},
+		http.MethodDelete: {h: s.deleteComputeAction, name: "workspaces.computes.delete", act: auth.Delete},
 	}, actions: map[string]route{
 		"listNodes":   {h: s.listNodes, name: "workspaces.computes.listNodes", act: auth.Query},
 		"preemptNode": {h: s.preemptNode, name: "workspaces.computes.preemptNode", act: auth.Write},
@@ -462,6 +462,13 @@ func (s *Server) buildKinds() {
 		http.MethodPatch:  {stage: s.stageRegistry, name: "registries.patch", act: auth.Write},
 		http.MethodDelete: {h: s.deletePlain, name: "registries.delete", act: auth.Delete},
 	}, list: &route{h: s.listPlain, name: "registries.list", act: auth.Read, list: true}})
+
+	add(&kind{name: "managedClusters", typ: typeManagedCluster, methods: map[string]route{
+		http.MethodGet:    {h: s.getPlain, name: "managedClusters.get", act: auth.Read},
+		http.MethodPut:    {stage: s.stageManagedCluster, name: "managedClusters.put", act: auth.Write},
+		http.MethodPatch:  {stage: s.stageManagedCluster, name: "managedClusters.patch", act: auth.Write},
+		http.MethodDelete: {h: s.deleteManagedCluster, name: "managedClusters.delete", act: auth.Delete},
+	}, list: &route{h: s.listPlain, name: "managedClusters.list", act: auth.Read, list: true}})
 
 	add(&kind{name: "networkWatchers", typ: typeNetworkWatcher, methods: map[string]route{
 		http.MethodGet:    {h: s.getPlain, name: "networkWatchers.get", act: auth.Read},

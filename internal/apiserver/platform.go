@@ -139,7 +139,7 @@ func (s *Server) StartComputes(ctx context.Context) error {
 			continue
 		}
 		var d computeDoc
-		if json.Unmarshal(e.res.Doc, &d) != nil {
+		if json.Unmarshal(e.res.Doc, &d) != nil || d.Properties.ResourceID != "" { // an attached compute's nodes are its cluster's
 			continue
 		}
 		wsEntry := s.world.byKey[lower(e.id.Parent)]
@@ -155,6 +155,7 @@ func (s *Server) StartComputes(ctx context.Context) error {
 		}
 		clusters = append(clusters, s.clusterOf(t, d, spec))
 	}
+	clusters = append(clusters, s.managedClusterNodes(t)...)
 	s.mu.Unlock()
 	for _, c := range clusters {
 		s.computes.Upsert(ctx, c)
@@ -163,18 +164,31 @@ func (s *Server) StartComputes(ctx context.Context) error {
 	return nil
 }
 
-// computesDeleted returns the ids of the computes this transaction
-// deletes (directly, or with their workspace or group), whose nodes the
-// controller stops once it is committed.
-func (t *txn) computesDeleted() []string {
+// computesDeleted returns the ids of the computes and managed clusters
+// this transaction deletes (directly, or with their workspace or group),
+// whose nodes the controller stops once it is committed; and the ids the
+// front ends of the deleted inference computes run under: a created
+// cluster's own, an attached compute's managed cluster's (whose nodes
+// stay).
+func (t *txn) computesDeleted() (nodes, fronts []string) {
 	if t.s.computes == nil {
-		return nil
+		return nil, nil
 	}
-	var ids []string
 	for _, k := range t.order {
-		if e, ok := t.dels[k]; ok && strings.EqualFold(e.id.Type, typeCompute) {
-			ids = append(ids, e.id.ID)
+		e, ok := t.dels[k]
+		switch {
+		case !ok:
+		case strings.EqualFold(e.id.Type, typeManagedCluster):
+			// With its group, even while attached: its front end goes
+			// with its nodes.
+			nodes, fronts = append(nodes, e.id.ID), append(fronts, e.id.ID)
+		case strings.EqualFold(e.id.Type, typeCompute):
+			nodes, fronts = append(nodes, e.id.ID), append(fronts, e.id.ID)
+			var d computeDoc
+			if json.Unmarshal(e.res.Doc, &d) == nil && d.Properties.ResourceID != "" {
+				fronts = append(fronts, d.Properties.ResourceID)
+			}
 		}
 	}
-	return ids
+	return nodes, fronts
 }

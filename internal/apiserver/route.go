@@ -151,7 +151,8 @@ func unsupportedType(typ string) error {
 	return armerror.New(codeTypeMismatch, "", "The resource type %q is not served by vnetml; it serves subscriptions, resourceGroups, "+
 		"Microsoft.Network virtualNetworks (subnets), networkSecurityGroups (securityRules), routeTables (routes), networkInterfaces, "+
 		"publicIPAddresses, loadBalancers, applicationSecurityGroups and networkWatchers, Microsoft.Storage/storageAccounts, "+
-		"Microsoft.KeyVault/vaults, Microsoft.ContainerRegistry/registries, Microsoft.MachineLearningServices/workspaces (datastores), "+
+		"Microsoft.KeyVault/vaults, Microsoft.ContainerRegistry/registries, Microsoft.ContainerService/managedClusters, "+
+		"Microsoft.MachineLearningServices/workspaces (datastores, computes, services), "+
 		"and Microsoft.Authorization/locks.", typ)
 }
 

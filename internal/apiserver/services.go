@@ -322,6 +322,10 @@ func (s *Server) serviceSpec(ctx context.Context, id string) (inference.Spec, er
 	if sp.TLS, err = s.scoringTLS(sp.ClusterID, ap); err != nil {
 		return sp, err
 	}
+	if cd.Properties.ResourceID != "" {
+		// An attached compute's nodes are its managed cluster's.
+		sp.ClusterID = cd.Properties.ResourceID
+	}
 	// Each model file, with a read SAS valid for a month: replicas
 	// restarted later fetch it again.
 	for _, mv := range models {

@@ -65,7 +65,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 	t := &txn{s: s, ctx: ctx, who: who, dryRun: dryRun, puts: map[string]*entry{}, dels: map[string]*entry{}}
 	var rev int64
 	var purge []*entry
-	var stopped []string // computes deleted: their nodes stop
+	var stopped, fronts []string // computes deleted: their nodes and front ends stop
 	err := func() error {
 		// Unlocked by defer: a stager that panics (a bug) must not leave
 		// every later write waiting.
@@ -86,7 +86,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 			}
 		}
 		purge = deleted
-		stopped = t.computesDeleted()
+		stopped, fronts = t.computesDeleted()
 		var err error
 		rev, err = t.commit()
 		return err
@@ -103,7 +103,9 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 		if err := s.computes.Remove(context.WithoutCancel(ctx), id); err != nil {
 			s.log.Warn("stopping the nodes of a deleted compute", "id", id, "error", err)
 		}
-		if s.inference != nil {
+	}
+	if s.inference != nil {
+		for _, id := range fronts {
 			s.inference.RemoveCluster(id)
 		}
 	}
