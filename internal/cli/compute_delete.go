@@ -24,7 +24,8 @@ func newComputeDeleteCmd(e *env) *cobra.Command {
 		Long: `Delete a compute cluster: its nodes stop (their agents and everything they
 run), their network interfaces go, and so do the network security group,
 public IP address and load balancer the cluster created. A compute that
-does not exist is not an error (as az).`,
+does not exist is not an error (as az). An attached cluster is not
+deleted but detached ('vnetml compute detach'), which leaves it running.`,
 		Example: `  vnetml compute delete cpucluster -w myworkspace -g mygroup`,
 		Args:    nameArg("the name of the compute to delete"),
 		RunE:    func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },

@@ -59,7 +59,7 @@ quotas, refused under a ReadOnly lock), as Batch does in Azure.`,
 		RunE: groupRun,
 	}
 	cmd.AddCommand(newComputeCreateCmd(e), newComputeShowCmd(e), newComputeListCmd(e), newComputeListNodesCmd(e),
-		newComputeUpdateCmd(e), newComputeDeleteCmd(e), newComputeListSizesCmd(e), newComputePreemptNodeCmd(e))
+		newComputeUpdateCmd(e), newComputeDeleteCmd(e), newComputeAttachCmd(e), newComputeDetachCmd(e), newComputeListSizesCmd(e), newComputePreemptNodeCmd(e))
 	return cmd
 }
 

@@ -48,13 +48,14 @@ const (
 
 // ARM paths of the types outside Microsoft.Network.
 const (
-	armSubscription  = "Microsoft.Resources/subscriptions"
-	armResourceGroup = "Microsoft.Resources/resourceGroups"
-	armLock          = "Microsoft.Authorization/locks"
-	armToken         = "vnetml.Authorization/tokens"
-	armWatcher       = "Microsoft.Network/networkWatchers"
-	tokensPath       = "/providers/" + armToken
-	locksSegment     = "/providers/" + armLock
+	armSubscription   = "Microsoft.Resources/subscriptions"
+	armResourceGroup  = "Microsoft.Resources/resourceGroups"
+	armLock           = "Microsoft.Authorization/locks"
+	armToken          = "vnetml.Authorization/tokens"
+	armWatcher        = "Microsoft.Network/networkWatchers"
+	armManagedCluster = "Microsoft.ContainerService/managedClusters"
+	tokensPath        = "/providers/" + armToken
+	locksSegment      = "/providers/" + armLock
 )
 
 // column is one column of a type's table.
@@ -126,6 +127,11 @@ var (
 	watcherType = &resourceType{name: "watcher", noun: "network watcher", plural: "network watchers",
 		aliases: []string{"watchers", "networkwatcher", "networkwatchers"}, armType: armWatcher, scope: scopeGroup,
 		columns: []column{nameCol, groupCol, locationCol, stateCol}}
+	managedClusterType = &resourceType{name: "managedcluster", noun: "managed cluster", plural: "managed clusters",
+		aliases: []string{"managedclusters", "akscluster", "aksclusters", "mc"}, armType: armManagedCluster, scope: scopeGroup,
+		columns: []column{nameCol, groupCol, locationCol, {"KubernetesVersion", docField("properties.kubernetesVersion")},
+			{"Nodes", docField("properties.agentPoolProfiles.*.count")}, {"VmSize", docField("properties.agentPoolProfiles.*.vmSize")},
+			{"Subnet", docField("properties.vnetmlResources.subnet")}, stateCol}}
 	lockType = &resourceType{name: "lock", noun: "lock", plural: "locks",
 		aliases: []string{"locks"}, armType: armLock, scope: scopeLock,
 		columns: []column{nameCol, {"Level", docField("properties.level")}, {"Scope", lockScopeCol}, {"Notes", docField("properties.notes")}}}
@@ -135,7 +141,8 @@ var (
 			{"ExpiresOn", docField("properties.expiresOn")}, {"CreatedBy", docField("properties.createdBy")}, {"Description", docField("properties.description")}}}
 
 	resourceTypes = []*resourceType{subscriptionType, groupType, vnetType, subnetType, nsgType, ruleType, routeTableType, routeType,
-		nicType, publicIPType, loadBalancerType, asgType, storageType, keyVaultType, workspaceType, datastoreType, computeType, watcherType, lockType, tokenType}
+		nicType, publicIPType, loadBalancerType, asgType, storageType, keyVaultType, workspaceType, datastoreType, computeType, managedClusterType,
+		watcherType, lockType, tokenType}
 )
 
 // Columns most types share.
