@@ -216,11 +216,11 @@ func (f *front) probe(ctx context.Context) {
 	}
 }
 
-// route decides a call before any byte of it goes on, by its path, its
-// Authorization header and its declared length (-1 when unknown): the
+// route decides a call before any byte of it goes on, by its method and
+// path, its Authorization header and its declared length (-1 when unknown): the
 // service it names and a ready replica of it — waiting up to the service's
 // maxRequestWaitTime for one — or the front end's own answer.
-func (f *front) route(ctx context.Context, path, authz string, length int64) (*service, Spec, *slot, *ownAnswer) {
+func (f *front) route(ctx context.Context, method, path, authz string, length int64) (*service, Spec, *slot, *ownAnswer) {
 	if why := f.down.Load(); why != nil {
 		return nil, Spec{}, nil, &ownAnswer{http.StatusServiceUnavailable, "FrontEndOutOfRotation", *why}
 	}
@@ -231,6 +231,9 @@ func (f *front) route(ctx context.Context, path, authz string, length int64) (*s
 			return nil, Spec{}, nil, &ownAnswer{http.StatusOK, "Healthy", "azureml-fe is up; score at /api/v1/service/<name>/score"}
 		}
 		return nil, Spec{}, nil, &ownAnswer{http.StatusNotFound, "NotFound", "no such path: score at /api/v1/service/<name>/score, or get /api/v1/service/<name>/swagger.json"}
+	}
+	if op == "swagger.json" && method != http.MethodGet && method != http.MethodHead {
+		return nil, Spec{}, nil, &ownAnswer{http.StatusMethodNotAllowed, "MethodNotAllowed", "swagger.json is read with GET"}
 	}
 	s := f.c.byName(f.cluster, name)
 	if s == nil {

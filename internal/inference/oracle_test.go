@@ -45,7 +45,7 @@ func referenceFront(f *front) http.Handler {
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, sp, sl, own := f.route(r.Context(), r.URL.Path, r.Header.Get("Authorization"), r.ContentLength)
+		_, sp, sl, own := f.route(r.Context(), r.Method, r.URL.Path, r.Header.Get("Authorization"), r.ContentLength)
 		if own != nil {
 			writeOwn(w, *own)
 			return

@@ -36,8 +36,12 @@ import (
 // forwarding headers, then the body framed by the front end — Content-Length
 // as parsed, or chunks it writes itself. A caller's framing cannot reach a
 // replica, so neither can a request smuggled in it. The same holds for the
-// answer on the way back. Trailers are dropped both ways; Upgrade, CONNECT
-// and HTTP/2 are refused (TLS offers only http/1.1).
+// answer on the way back: its status line is the front end's (with the
+// replica's reason phrase only when valid), its head at most
+// maxAnswerHeadBytes. Trailers are dropped both ways, and interim (1xx)
+// answers; Upgrade, CONNECT and HTTP/2 are refused (TLS offers only
+// http/1.1). Unlike net/http's server, the front end adds no Date header
+// and guesses no Content-Type for a replica that sends none.
 
 // Timeouts of a caller's connection, as the net/http server had them.
 const (
@@ -155,9 +159,47 @@ func putWriter(bw *bufio.Writer) { bw.Reset(nil); writerPool.Put(bw) }
 // caller is one caller's connection.
 type caller struct {
 	c  net.Conn
-	br *bufio.Reader // reads through lim
+	br *bufio.Reader // reads through lr
 	bw *bufio.Writer
 	lr limitReader
+	// http10 is set while the request being answered is HTTP/1.0's.
+	http10 bool
+	// hungUp is set when the caller hung up during a call (watch).
+	hungUp bool
+}
+
+// watchAfter is how long a call runs before the front end watches its
+// caller: most calls are answered sooner, and pay nothing for it.
+const watchAfter = 5 * time.Millisecond
+
+// watch looks out, while the replica works on a call, for its caller
+// hanging up, and then closes the connection to the replica — as
+// net/http's server and ReverseProxy did, for the replica not to answer
+// nobody — until the returned stop is called. Only calls not answered
+// within watchAfter are watched: the watching is one more goroutine, a
+// read and a wake-up. A caller that sent its next request already (it
+// pipelines) is not watched.
+func (cl *caller) watch(rc *replicaConn) (stop func()) {
+	rc.SetReadDeadline(time.Now().Add(watchAfter))
+	_, err := rc.br.Peek(1)
+	rc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return func() {} // answered, or failed: receive says which
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := cl.br.Peek(1); err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			cl.hungUp = true
+			rc.Conn.Close()
+		}
+	}()
+	return func() {
+		cl.c.SetReadDeadline(time.Unix(1, 0)) // ends the watch's read
+		<-done
+		cl.c.SetReadDeadline(time.Time{})
+	}
 }
 
 // limitReader bounds what a request's head may read from the connection;
@@ -220,6 +262,7 @@ func (f *front) serveConn(c net.Conn) {
 			return
 		}
 		c.SetReadDeadline(time.Time{})
+		cl.http10 = !req.ProtoAtLeast(1, 1)
 		if !f.exchange(cl, req) {
 			return
 		}
@@ -262,8 +305,11 @@ func (cl *caller) answer(a ownAnswer, keep bool) error {
 	if a.status == http.StatusUnauthorized {
 		bw.WriteString("\r\nWWW-Authenticate: " + wwwAuthenticate)
 	}
-	if !keep {
+	switch {
+	case !keep:
 		bw.WriteString("\r\nConnection: close")
+	case cl.http10:
+		bw.WriteString("\r\nConnection: keep-alive")
 	}
 	bw.WriteString("\r\n\r\n")
 	bw.Write(body)
@@ -285,6 +331,9 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 	case req.ProtoMinor >= 1 && req.Host == "":
 		cl.answer(ownAnswer{http.StatusBadRequest, "BadRequest", "the request has no Host header, which HTTP/1.1 requires"}, false)
 		return false
+	case !validHost(req.Host):
+		cl.answer(ownAnswer{http.StatusBadRequest, "BadRequest", "the request's Host header is malformed"}, false)
+		return false
 	case req.Method == http.MethodConnect || req.Header.Get("Upgrade") != "":
 		cl.answer(ownAnswer{http.StatusNotImplemented, "NotImplemented", "the front end passes scoring calls only: no CONNECT, no Upgrade"}, false)
 		return false
@@ -293,14 +342,14 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 		return false
 	}
 	ctx := f.ctx // a call ends when the front end closes
-	s, sp, sl, own := f.route(ctx, req.URL.Path, req.Header.Get("Authorization"), req.ContentLength)
+	s, sp, sl, own := f.route(ctx, req.Method, req.URL.Path, req.Header.Get("Authorization"), req.ContentLength)
 	if own != nil {
 		// The body, unread: read it away if it is small and came
 		// unasked, else the connection ends with the answer.
 		keep = keep && expect == "" && req.ContentLength >= 0 && req.ContentLength <= maxDiscard && cl.discard(req.Body)
 		return cl.answer(*own, keep) == nil && keep
 	}
-	if expect != "" {
+	if expect != "" && !cl.http10 { // an HTTP/1.0 caller's Expect is ignored (RFC 9110 §10.1.1)
 		cl.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if cl.bw.Flush() != nil {
 			return false
@@ -316,13 +365,13 @@ func (f *front) exchange(cl *caller, req *http.Request) bool {
 		err  error
 	)
 	if !sp.Retry {
-		resp, rc, err = f.roundTrip(ctx, sl.pod, req, body, req.ContentLength)
+		resp, rc, err = f.roundTrip(ctx, cl, sl.pod, req, body, req.ContentLength)
 	} else {
-		resp, rc, err = f.roundTripRetrying(ctx, s, sp.Name, sl, req, body)
+		resp, rc, err = f.roundTripRetrying(ctx, cl, s, sp.Name, sl, req, body)
 	}
 	if err != nil {
-		if body.err != nil && !body.tooLarge() {
-			return false // the caller's body broke off: nobody to answer
+		if cl.hungUp || body.err != nil && !body.tooLarge() {
+			return false // the caller hung up, or its body broke off: nobody to answer
 		}
 		cl.answer(f.failure(err, body), false)
 		return false
@@ -399,7 +448,8 @@ func (b *callerBody) tooLarge() bool {
 
 // roundTrip sends req to the replica at pod and reads the head of its
 // answer. n is the body's length, -1 when unknown (then it goes in chunks).
-func (f *front) roundTrip(ctx context.Context, pod netip.Addr, req *http.Request, body io.Reader, n int64) (*http.Response, *replicaConn, error) {
+// A caller that hangs up meanwhile ends the call (see watch).
+func (f *front) roundTrip(ctx context.Context, cl *caller, pod netip.Addr, req *http.Request, body io.Reader, n int64) (*http.Response, *replicaConn, error) {
 	rc, err := f.replicas.get(ctx, pod)
 	if err != nil {
 		return nil, nil, err
@@ -408,7 +458,9 @@ func (f *front) roundTrip(ctx context.Context, pod netip.Addr, req *http.Request
 		rc.Close()
 		return nil, nil, err
 	}
+	stop := cl.watch(rc)
 	resp, err := rc.receive(req)
+	stop()
 	if err != nil {
 		rc.Close()
 		return nil, nil, err
@@ -420,7 +472,7 @@ func (f *front) roundTrip(ctx context.Context, pod netip.Addr, req *http.Request
 // fails before answering — its connection refused or lost, no byte of an
 // answer read — passes it to another ready replica, up to MaxScoringTries.
 // The body is read first (it is bounded), so that each try sends it whole.
-func (f *front) roundTripRetrying(ctx context.Context, s *service, name string, sl *slot, req *http.Request, body *callerBody) (*http.Response, *replicaConn, error) {
+func (f *front) roundTripRetrying(ctx context.Context, cl *caller, s *service, name string, sl *slot, req *http.Request, body *callerBody) (*http.Response, *replicaConn, error) {
 	whole, err := io.ReadAll(body)
 	if err != nil {
 		return nil, nil, err
@@ -431,11 +483,14 @@ func (f *front) roundTripRetrying(ctx context.Context, s *service, name string, 
 	var last error
 	for range MaxScoringTries {
 		tried[sl.pod] = true
-		resp, rc, err := f.roundTrip(ctx, sl.pod, req, bytes.NewReader(whole), int64(len(whole)))
+		resp, rc, err := f.roundTrip(ctx, cl, sl.pod, req, bytes.NewReader(whole), int64(len(whole)))
 		if err == nil {
 			return resp, rc, nil
 		}
 		last = err
+		if cl.hungUp {
+			break
+		}
 		if sl = s.pickExcept(tried); sl == nil || ctx.Err() != nil {
 			break
 		}
@@ -450,7 +505,9 @@ func (f *front) roundTripRetrying(ctx context.Context, s *service, name string, 
 func (cl *caller) relay(req *http.Request, resp *http.Response, keep bool) (bool, error) {
 	bw := cl.bw
 	bw.WriteString("HTTP/1.1 ")
-	bw.WriteString(resp.Status)
+	bw.WriteString(strconv.Itoa(resp.StatusCode))
+	bw.WriteByte(' ')
+	bw.WriteString(reason(resp))
 	bw.WriteString("\r\n")
 	writeHeaders(bw, resp.Header, nil)
 	bodiless := req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
@@ -498,6 +555,34 @@ func (cl *caller) relay(req *http.Request, resp *http.Response, keep bool) (bool
 	return keep, err
 }
 
+// reason is the reason phrase of the replica's status line when it is a
+// valid one (RFC 9112 §4: tabs, spaces, visible and non-ASCII bytes), else
+// the status code's standard text.
+func reason(resp *http.Response) string {
+	_, text, _ := strings.Cut(resp.Status, " ")
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c != '\t' && (c < ' ' || c == 0x7f) {
+			return http.StatusText(resp.StatusCode)
+		}
+	}
+	return text
+}
+
+// validHost reports whether a Host header's value is made of the bytes a
+// host and port may hold (RFC 3986's reg-name, IP literals and port).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~:[]%!$&'()*+,;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // writeHeaders writes h but for the hop-by-hop headers, those its
 // Connection header names, and those in also.
 func writeHeaders(bw *bufio.Writer, h http.Header, also map[string]bool) {
@@ -505,6 +590,13 @@ func writeHeaders(bw *bufio.Writer, h http.Header, also map[string]bool) {
 	for k, vv := range h {
 		if hopByHop[k] || also[k] || named(conn, k) {
 			continue
+		}
+		if strings.IndexByte(k, '_') >= 0 {
+			// X_Forwarded_For is X-Forwarded-For to a CGI or WSGI
+			// server: an alias of a stripped header is stripped.
+			if a := http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-")); hopByHop[a] || also[a] || named(conn, a) {
+				continue
+			}
 		}
 		for _, v := range vv {
 			bw.WriteString(k)

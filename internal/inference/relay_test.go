@@ -84,7 +84,7 @@ func startMirrorReplica(id string) (int, func(), error) {
 			if r.Method == http.MethodHead {
 				out = nil
 			}
-			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Mirror: %s\r\n\r\n%s", id, out)
+			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Mirror: %s\r\nConnection: close\r\n\r\n%s", id, out)
 			bw.Flush()
 			return
 		case "204":
@@ -513,5 +513,42 @@ func TestRelayRefusalDoesNotReadTheBody(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("after the refusal the connection read %d bytes, %v; want it ended", n, err)
+	}
+}
+
+// TestRelayStripsAliasesAndSwaggerWrites: a header whose name spells a
+// stripped one with underscores (X_Forwarded_For is X-Forwarded-For to a
+// CGI or WSGI server) does not reach the replica; swagger.json, which
+// needs no key, is only read; an HTTP/1.0 caller's Expect is ignored.
+func TestRelayStripsAliasesAndSwaggerWrites(t *testing.T) {
+	e, _ := diffEnv(t)
+	c := e.dialFront(t)
+	defer c.Close()
+	got, err := sendRaw(c, []byte("POST /api/v1/service/diff/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+diffKey+
+		"\r\nX_Forwarded_For: 192.0.2.1\r\nX_Custom_Thing: kept\r\nContent-Length: 2\r\n\r\n{}"), "POST")
+	var m mirrored
+	if err != nil || json.Unmarshal([]byte(got.body), &m) != nil {
+		t.Fatalf("%v %+v", err, got)
+	}
+	// (net/http's canonical form of a name with underscores)
+	_, alias := m.Header["X_forwarded_for"]
+	_, kept := m.Header["X_custom_thing"]
+	if alias || !kept {
+		t.Errorf("the replica saw %v: want X_Forwarded_For stripped and X_Custom_Thing kept", m.Header)
+	}
+
+	c2 := e.dialFront(t)
+	defer c2.Close()
+	if got, err := sendRaw(c2, []byte("POST /api/v1/service/diff/swagger.json HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"), "POST"); err != nil || got.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST swagger.json: %v %+v, want 405", err, got)
+	}
+
+	c3 := e.dialFront(t)
+	defer c3.Close()
+	c3.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c3, "POST /api/v1/service/diff/score HTTP/1.0\r\nAuthorization: Bearer "+diffKey+"\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}")
+	line, err := bufio.NewReader(c3).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+		t.Errorf("an HTTP/1.0 call with Expect: first line %q, %v; want the answer, no 100 Continue", line, err)
 	}
 }

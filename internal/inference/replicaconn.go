@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,7 +20,8 @@ import (
 type replicaConn struct {
 	net.Conn
 	pod       netip.Addr
-	br        *bufio.Reader
+	br        *bufio.Reader // reads through lr
+	lr        limitReader
 	bw        *bufio.Writer
 	idleSince time.Time
 	pool      *replicaPool
@@ -70,12 +72,27 @@ func (rc *replicaConn) send(req *http.Request, body io.Reader, n int64) error {
 	return bw.Flush()
 }
 
+// Bounds of a replica's answer head: a replica runs the user's code, and
+// the front end must not hold whatever it sends.
+const (
+	// maxAnswerHeadBytes bounds the head of an answer, interim ones
+	// included.
+	maxAnswerHeadBytes = 1 << 20
+	// maxInterimAnswers bounds the interim (1xx) answers before the
+	// final one.
+	maxInterimAnswers = 8
+)
+
 // receive reads the head of the replica's answer to req. Interim answers
 // (1xx) are dropped: the front end answered Expect itself.
 func (rc *replicaConn) receive(req *http.Request) (*http.Response, error) {
-	for {
+	rc.lr.left, rc.lr.hit = maxAnswerHeadBytes-int64(rc.br.Buffered()), false
+	defer func() { rc.lr.left = -1 }()
+	for range maxInterimAnswers + 1 {
 		resp, err := http.ReadResponse(rc.br, req)
 		switch {
+		case rc.lr.hit:
+			return nil, fmt.Errorf("the replica's answer has a head over %d bytes", maxAnswerHeadBytes)
 		case err != nil:
 			return nil, err
 		case resp.StatusCode == http.StatusSwitchingProtocols:
@@ -85,6 +102,7 @@ func (rc *replicaConn) receive(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
+	return nil, fmt.Errorf("the replica sent over %d interim (1xx) answers", maxInterimAnswers)
 }
 
 // clean reports whether the connection is between two answers: the last
@@ -143,7 +161,8 @@ func (p *replicaPool) get(ctx context.Context, pod netip.Addr) (*replicaConn, er
 	if err != nil {
 		return nil, err
 	}
-	rc := &replicaConn{Conn: c, pod: pod, br: bufio.NewReaderSize(c, relayBufSize), bw: bufio.NewWriterSize(c, relayBufSize), pool: p}
+	rc := &replicaConn{Conn: c, pod: pod, lr: limitReader{r: c, left: -1}, bw: bufio.NewWriterSize(c, relayBufSize), pool: p}
+	rc.br = bufio.NewReaderSize(&rc.lr, relayBufSize)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
