@@ -155,6 +155,9 @@ func (x *exposure) drop(c *conn) {
 	x.mu.Unlock()
 }
 
+// close ends the connections x carries as the relay's closing did: their
+// dialers read an end of stream (not a use of a closed connection), and
+// close them in their time.
 func (x *exposure) close() {
 	x.mu.Lock()
 	x.closed = true
@@ -162,7 +165,12 @@ func (x *exposure) close() {
 	x.conns = nil
 	x.mu.Unlock()
 	for c := range cs {
-		c.Close()
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			tc.CloseRead()
+			tc.CloseWrite()
+		} else {
+			c.Close()
+		}
 	}
 }
 
@@ -584,7 +592,8 @@ func (f *Fabric) dialExposure(ctx context.Context, x *exposure, from, dst netip.
 		return nil, refused(fmt.Sprintf("allowed, but the port at %s is no longer exposed", dst))
 	}
 	if !f.track(vc) {
-		vc.Close()
+		x.drop(vc)
+		c.Close() // not vc: its flow was never logged as begun
 		return nil, net.ErrClosed
 	}
 	f.flows.Append(rec)
