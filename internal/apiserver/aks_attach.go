@@ -221,20 +221,7 @@ func (s *Server) detachCompute(ctx context.Context, rq *request) (response, erro
 		})
 		res := d.Properties.Resources
 		owned = append(owned, res.PublicIPAddress, cur.id.ID)
-		owned = append(owned, services...)
-		for _, rid := range owned {
-			if rid == "" {
-				continue
-			}
-			k, err := store.ParseID(rid)
-			if err != nil {
-				continue
-			}
-			if e := t.get(k.Key); e != nil {
-				t.guard(e.id.ID, true)
-				t.del(k.Key)
-			}
-		}
+		t.deleteOwned(append(owned, services...)...)
 		t.afterCommit(func(ctx context.Context) error {
 			if s.inference == nil {
 				return nil

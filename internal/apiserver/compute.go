@@ -442,27 +442,9 @@ func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, erro
 		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
 			return err
 		}
-		var owned []string
-		t.each(func(e *entry) {
-			if n, ok := e.obj.(*network.NetworkInterface); ok && strings.EqualFold(n.Tags[tagManagedBy], cur.id.ID) {
-				owned = append(owned, e.id.ID) // node interfaces first: they use the NSG
-			}
-		})
+		// Node interfaces first: they use the NSG.
 		res := d.Properties.Resources
-		owned = append(owned, cur.id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)
-		for _, rid := range owned {
-			if rid == "" {
-				continue
-			}
-			k, err := store.ParseID(rid)
-			if err != nil {
-				continue
-			}
-			if e := t.get(k.Key); e != nil {
-				t.guard(e.id.ID, true)
-				t.del(k.Key)
-			}
-		}
+		t.deleteOwned(append(t.nicsOf(cur.id.ID), cur.id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)...)
 		return nil
 	})
 	if err != nil {

@@ -301,26 +301,8 @@ func (s *Server) deleteManagedCluster(ctx context.Context, rq *request) (respons
 		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
 			return err
 		}
-		var owned []string
-		t.each(func(e *entry) {
-			if n, ok := e.obj.(*network.NetworkInterface); ok && strings.EqualFold(n.Tags[tagManagedBy], cur.id.ID) {
-				owned = append(owned, e.id.ID) // node interfaces first: they use the subnet
-			}
-		})
-		owned = append(owned, cur.id.ID, d.Properties.Resources.VirtualNetwork)
-		for _, rid := range owned {
-			if rid == "" {
-				continue
-			}
-			k, err := store.ParseID(rid)
-			if err != nil {
-				continue
-			}
-			if e := t.get(k.Key); e != nil {
-				t.guard(e.id.ID, true)
-				t.del(k.Key)
-			}
-		}
+		// Node interfaces first: they use the subnet.
+		t.deleteOwned(append(t.nicsOf(cur.id.ID), cur.id.ID, d.Properties.Resources.VirtualNetwork)...)
 		return nil
 	})
 	if err != nil {

@@ -198,6 +198,37 @@ func (t *txn) del(key string) {
 	}
 }
 
+// deleteOwned deletes the resources of ids that exist (skipping "" and
+// ids that do not parse), each guarded against locks as a deletion: the
+// resources a compute or a cluster owns, in the order given.
+func (t *txn) deleteOwned(ids ...string) {
+	for _, rid := range ids {
+		if rid == "" {
+			continue
+		}
+		k, err := store.ParseID(rid)
+		if err != nil {
+			continue
+		}
+		if e := t.get(k.Key); e != nil {
+			t.guard(e.id.ID, true)
+			t.del(k.Key)
+		}
+	}
+}
+
+// nicsOf returns the ids of the network interfaces tagged as managed by
+// owner: a compute's or a cluster's node and front-end interfaces.
+func (t *txn) nicsOf(owner string) []string {
+	var ids []string
+	t.each(func(e *entry) {
+		if n, ok := e.obj.(*network.NetworkInterface); ok && strings.EqualFold(n.Tags[tagManagedBy], owner) {
+			ids = append(ids, e.id.ID)
+		}
+	})
+	return ids
+}
+
 // guard records that locks must allow writing (or deleting) id.
 func (t *txn) guard(id string, deleting bool) {
 	for i, g := range t.guarded {
