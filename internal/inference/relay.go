@@ -403,6 +403,12 @@ func (f *front) failure(err error, body *callerBody) ownAnswer {
 	case errors.As(err, &denied):
 		return ownAnswer{http.StatusBadGateway, "ReplicaUnreachable", "the front end cannot reach the replica: " + denied.Verdict.Explain()}
 	default:
+		// A socket error names the host's loopback ports, which are no
+		// caller's business: only what happened goes out.
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			err = op.Err
+		}
 		return ownAnswer{http.StatusBadGateway, "ReplicaUnreachable", "the front end lost the replica: " + err.Error()}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -550,5 +551,17 @@ func TestRelayStripsAliasesAndSwaggerWrites(t *testing.T) {
 	line, err := bufio.NewReader(c3).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
 		t.Errorf("an HTTP/1.0 call with Expect: first line %q, %v; want the answer, no 100 Continue", line, err)
+	}
+}
+
+// TestRelayFailureHidesLoopback: a replica's connection that fails costs
+// a 502 that says what happened, without the host's loopback addresses and
+// ports (the fabric's business, not an Internet caller's).
+func TestRelayFailureHidesLoopback(t *testing.T) {
+	lo := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 45505}
+	err := &net.OpError{Op: "write", Net: "tcp", Source: lo, Addr: lo, Err: syscall.ECONNRESET}
+	a := (&front{}).failure(fmt.Errorf("sending: %w", err), &callerBody{})
+	if a.status != http.StatusBadGateway || strings.Contains(a.msg, "127.0.0.1") || !strings.Contains(a.msg, "connection reset") {
+		t.Errorf("the answer to a reset replica connection: %d %q; want a 502 saying it was reset, naming no loopback address", a.status, a.msg)
 	}
 }
