@@ -10,7 +10,6 @@ import (
 	"github.com/vnetml/vnetml/internal/armerror"
 	"github.com/vnetml/vnetml/internal/auth"
 	"github.com/vnetml/vnetml/internal/inference/aks"
-	"github.com/vnetml/vnetml/internal/network"
 	"github.com/vnetml/vnetml/internal/store"
 )
 
@@ -46,6 +45,12 @@ const pathResourceID = "properties.resourceId"
 // compute, and fit spec (FastProd's vCPUs, the internal load balancer's
 // subnet); then the front end is installed in its subnet.
 func (s *Server) stageAttachAKS(t *txn, id store.ID, ws workspaceDoc, spec aks.Spec, cond store.Condition) (bool, error) {
+	// Authorized before it is looked up: whether a cluster exists in a
+	// group the caller may not write is none of its business.
+	if err := auth.Authorize(t.who, auth.Write, spec.ResourceID); err != nil {
+		return false, armerror.New(codeAuthorization, pathResourceID,
+			"Attaching managed cluster %s installs the inference front end on it, so it needs write access to the cluster: %v", spec.ResourceID, err)
+	}
 	mid, err := store.ParseID(spec.ResourceID)
 	me := (*entry)(nil)
 	if err == nil {
@@ -57,10 +62,6 @@ func (s *Server) stageAttachAKS(t *txn, id store.ID, ws workspaceDoc, spec aks.S
 			spec.ResourceID, typeManagedCluster)
 	}
 	cluster := lastSegment(me.id.ID)
-	if err := auth.Authorize(t.who, auth.Write, me.id.ID); err != nil {
-		return false, armerror.New(codeAuthorization, pathResourceID,
-			"Attaching managed cluster %s installs the inference front end on it, so it needs write access to the cluster: %v", cluster, err)
-	}
 	m, md, err := storedManagedCluster(me)
 	if err != nil {
 		return false, err
@@ -77,8 +78,8 @@ func (s *Server) stageAttachAKS(t *txn, id store.ID, ws workspaceDoc, spec aks.S
 	if other := attachedCompute(t, me.id.ID); other != nil {
 		ws := lastSegment(other.id.Parent)
 		return false, armerror.New(store.CodeConflict, pathResourceID,
-			"Managed cluster %s is already attached to workspace %s as compute %s; attaching a cluster to multiple workspaces is not supported (a second attachment breaks the first). Detach it there first (vnetml compute detach %s -w %s), or attach another cluster.",
-			cluster, ws, lastSegment(other.id.ID), lastSegment(other.id.ID), ws)
+			"Managed cluster %s is already attached to workspace %s as compute %s; a cluster is attached once (a second attachment would break the first). Detach it there first (vnetml compute detach %s -w %s -g %s), or attach another cluster.",
+			cluster, ws, lastSegment(other.id.ID), lastSegment(other.id.ID), ws, resourceGroupOf(other.id.ID))
 	}
 	subnet := md.Properties.Resources.Subnet
 	snap := snapshotOf(t.candidate())
@@ -94,6 +95,7 @@ func (s *Server) stageAttachAKS(t *txn, id store.ID, ws workspaceDoc, spec aks.S
 	if err != nil {
 		return false, err
 	}
+	spec.Location = m.Location // the front end, its name and the compute are where the cluster is
 	tlsHost, certPEM, keyPEM, err := s.aksTLS(t, id.ID, spec)
 	if err != nil {
 		return false, err
@@ -101,7 +103,6 @@ func (s *Server) stageAttachAKS(t *txn, id store.ID, ws workspaceDoc, spec aks.S
 	group := "/subscriptions/" + sid.Subscription + "/resourceGroups/" + sid.ResourceGroup
 	base := strings.ToLower(lastSegment(id.ID)) + "-" + compact(ws.Properties.WorkspaceID, 8)
 	r := clusterResources{Subnet: subnet}
-	spec.Location = m.Location // the front end, and the compute, are where the cluster is
 	fe, err := s.stageFrontEnd(t, &r, id.ID, group, base, m.Location, spec, tlsHost)
 	if err != nil {
 		return false, err
@@ -137,25 +138,22 @@ func (s *Server) deleteComputeAction(ctx context.Context, rq *request) (response
 	action := rq.query("underlyingResourceAction")
 	switch {
 	case action == "" || strings.EqualFold(action, actionDelete):
-		s.mu.Lock()
-		e := s.world.byKey[rq.target.id.Key]
-		var d computeDoc
-		if e != nil {
-			_ = json.Unmarshal(e.res.Doc, &d)
-		}
-		s.mu.Unlock()
-		if d.Properties.ResourceID != "" {
-			name, ws := lastSegment(e.id.ID), lastSegment(e.id.Parent)
-			return response{}, armerror.New(aks.CodeUserError, "underlyingResourceAction",
-				"Compute %s was attached (managed cluster %s), not created by the workspace, so deleting it would delete a cluster the workspace does not own. Detach it instead (vnetml compute detach %s -w %s, or DELETE with underlyingResourceAction=Detach): its front end and web services go and the cluster keeps running; delete the cluster itself after, if you mean to (vnetml delete managedcluster %s -g %s).",
-				name, lastSegment(d.Properties.ResourceID), name, ws, lastSegment(d.Properties.ResourceID), resourceGroupOf(d.Properties.ResourceID))
-		}
 		return s.deleteCompute(ctx, rq)
 	case strings.EqualFold(action, actionDetach):
 		return s.detachCompute(ctx, rq)
 	}
 	return response{}, armerror.New(codeInvalidParameter, "underlyingResourceAction",
 		"underlyingResourceAction %q is not an action: use %s (remove a compute the workspace created, with what it made) or %s (detach an attached cluster, which keeps running).", action, actionDelete, actionDetach)
+}
+
+// attachedDeleteRefused is the refusal of a Delete of an attached compute
+// (the SDK's AksCompute.delete() raises for a cluster "created externally
+// and only attached").
+func attachedDeleteRefused(id store.ID, d computeDoc) error {
+	name, ws, cluster := lastSegment(id.ID), lastSegment(id.Parent), d.Properties.ResourceID
+	return armerror.New(aks.CodeUserError, "underlyingResourceAction",
+		"Compute %s was attached (managed cluster %s), not created by the workspace, so deleting it would delete a cluster the workspace does not own. Detach it instead (vnetml compute detach %s -w %s, or DELETE with underlyingResourceAction=Detach): its front end and web services go and the cluster keeps running; delete the cluster itself after, if you mean to (vnetml delete managedcluster %s -g %s).",
+		name, lastSegment(cluster), name, ws, lastSegment(cluster), resourceGroupOf(cluster))
 }
 
 // resourceGroupOf returns the resource group an id names, or "".
@@ -175,8 +173,6 @@ func resourceGroupOf(id string) string {
 func (s *Server) detachCompute(ctx context.Context, rq *request) (response, error) {
 	id := rq.target.id
 	existed := false
-	var services []string
-	var cluster string
 	err := s.write(ctx, rq.principal, func(t *txn) error {
 		cur := t.get(id.Key)
 		if cur == nil {
@@ -201,41 +197,19 @@ func (s *Server) detachCompute(ctx context.Context, rq *request) (response, erro
 			return armerror.New(aks.CodeUserError, "underlyingResourceAction",
 				"Compute %s is an %s cluster, which cannot be detached, only deleted (vnetml compute delete %s -w %s).", name, d.Properties.ComputeType, name, ws)
 		}
-		cluster = d.Properties.ResourceID
-		var owned []string
+		var services []string
 		t.each(func(e *entry) {
-			switch o := e.obj.(type) {
-			case *network.NetworkInterface:
-				if strings.EqualFold(o.Tags[tagManagedBy], cur.id.ID) {
-					owned = append(owned, e.id.ID) // the front end
-				}
-			case nil:
-				if !strings.EqualFold(e.id.Type, api.TypeService) || !strings.EqualFold(e.id.Parent, cur.id.Parent) {
-					return
-				}
-				var svc api.Service
-				if json.Unmarshal(e.res.Doc, &svc) == nil && strings.EqualFold(svc.Properties.ComputeTarget, name) {
-					services = append(services, e.id.ID)
-				}
+			if e.obj != nil || !strings.EqualFold(e.id.Type, api.TypeService) || !strings.EqualFold(e.id.Parent, cur.id.Parent) {
+				return
+			}
+			var svc api.Service
+			if json.Unmarshal(e.res.Doc, &svc) == nil && strings.EqualFold(svc.Properties.ComputeTarget, name) {
+				services = append(services, e.id.ID)
 			}
 		})
-		res := d.Properties.Resources
-		owned = append(owned, res.PublicIPAddress, cur.id.ID)
-		t.deleteOwned(append(owned, services...)...)
-		t.afterCommit(func(ctx context.Context) error {
-			if s.inference == nil {
-				return nil
-			}
-			// The replicas first: they stop on the cluster's nodes, which
-			// stay, and give their pod addresses back, even if the caller
-			// hangs up.
-			ctx = context.WithoutCancel(ctx)
-			for _, svc := range services {
-				s.inference.Remove(ctx, svc)
-			}
-			s.inference.RemoveCluster(cluster)
-			return nil
-		})
+		// Once committed, the write retires the services (their replicas
+		// stop on the cluster's nodes, which stay) and the front end.
+		t.deleteOwned(append(append(t.nicsOf(cur.id.ID), d.Properties.Resources.PublicIPAddress, cur.id.ID), services...)...)
 		return nil
 	})
 	if err != nil {

@@ -442,6 +442,9 @@ func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, erro
 		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
 			return err
 		}
+		if d.Properties.ResourceID != "" {
+			return attachedDeleteRefused(cur.id, d)
+		}
 		// Node interfaces first: they use the NSG.
 		res := d.Properties.Resources
 		t.deleteOwned(append(t.nicsOf(cur.id.ID), cur.id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)...)

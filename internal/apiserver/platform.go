@@ -171,9 +171,11 @@ func (s *Server) StartComputes(ctx context.Context) error {
 // cluster's own, an attached compute's managed cluster's (whose nodes
 // stay).
 func (t *txn) computesDeleted() (nodes, fronts []string) {
-	if t.s.computes == nil {
-		return nil, nil
-	}
+	defer func() {
+		if t.s.computes == nil {
+			nodes = nil // no controller runs nodes
+		}
+	}()
 	for _, k := range t.order {
 		e, ok := t.dels[k]
 		switch {

@@ -129,6 +129,9 @@ type Server struct {
 	// mu serializes writes; world is what they read and change.
 	mu    sync.Mutex
 	world *world
+	// infMu serializes what writes ask of the inference controller once
+	// committed (inferencesync.go).
+	infMu sync.Mutex
 
 	view atomic.Pointer[view]     // the newest committed network
 	eng  atomic.Pointer[compiled] // the newest compiled engine

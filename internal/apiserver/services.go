@@ -258,6 +258,8 @@ func (s *Server) upsertService(ctx context.Context, id string) error {
 	if s.inference == nil {
 		return nil
 	}
+	s.infMu.Lock()
+	defer s.infMu.Unlock()
 	sp, err := s.serviceSpec(ctx, id)
 	if err != nil {
 		return err
@@ -425,18 +427,15 @@ func (s *Server) listServices(ctx context.Context, rq *request) (response, error
 	return s.listRendered(ctx, rq, store.ListOptions{Parent: rq.target.id.ID, Type: api.TypeService}, s.renderService)
 }
 
+// deleteService deletes a web service and its keys; once committed, the
+// write retires it from the controller (retireService).
 func (s *Server) deleteService(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	resp, err := s.deleteStored(ctx, rq, false, func(t *txn, cur *entry) error {
+	return s.deleteStored(ctx, rq, false, func(t *txn, cur *entry) error {
 		if e := t.get(lower(cur.id.ID + "/keys/default")); e != nil {
 			t.del(e.id.Key)
 		}
 		return nil
 	})
-	if err == nil && s.inference != nil {
-		s.inference.Remove(ctx, id.ID)
-	}
-	return resp, err
 }
 
 // serviceKeys answers POST {service}/listKeys.

@@ -66,6 +66,7 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 	var rev int64
 	var purge []*entry
 	var stopped, fronts []string // computes deleted: their nodes and front ends stop
+	var services []string        // web services deleted: their replicas stop
 	err := func() error {
 		// Unlocked by defer: a stager that panics (a bug) must not leave
 		// every later write waiting.
@@ -86,7 +87,9 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 			}
 		}
 		purge = deleted
+		t.cascadeDeletes()
 		stopped, fronts = t.computesDeleted()
+		services = t.deletedServices()
 		var err error
 		rev, err = t.commit()
 		return err
@@ -99,14 +102,17 @@ func (s *Server) writeTxn(ctx context.Context, who auth.Principal, dryRun bool, 
 			return err
 		}
 	}
+	// The replicas first, while their nodes run: they stop and give
+	// their pod addresses back.
+	for _, id := range services {
+		s.retireService(ctx, id)
+	}
+	for _, id := range fronts {
+		s.retireFront(id)
+	}
 	for _, id := range stopped {
 		if err := s.computes.Remove(context.WithoutCancel(ctx), id); err != nil {
 			s.log.Warn("stopping the nodes of a deleted compute", "id", id, "error", err)
-		}
-	}
-	if s.inference != nil {
-		for _, id := range fronts {
-			s.inference.RemoveCluster(id)
 		}
 	}
 	for _, e := range purge {
