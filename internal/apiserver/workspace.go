@@ -560,19 +560,45 @@ func decodePut(t *txn, id store.ID, body []byte, patch bool, d any, nameType fun
 
 // deleteWorkspace deletes a workspace with its datastores (not what it
 // links); one that still has computes is refused, since their nodes run
-// in the virtual network until they are deleted.
+// in the virtual network until they are deleted (or, attached, detached).
 func (s *Server) deleteWorkspace(ctx context.Context, rq *request) (response, error) {
 	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
-		var computes []string
+		var computes, attached []string
 		t.each(func(e *entry) {
 			if strings.EqualFold(e.id.Type, typeCompute) && strings.EqualFold(e.id.Parent, cur.id.ID) {
-				computes = append(computes, lastSegment(e.id.ID))
+				if isAttached(e) {
+					attached = append(attached, lastSegment(e.id.ID))
+				} else {
+					computes = append(computes, lastSegment(e.id.ID))
+				}
 			}
 		})
-		if len(computes) > 0 {
+		if len(computes)+len(attached) > 0 {
+			// An attached compute is not deleted (compute delete refuses
+			// it) but detached, which leaves its managed cluster running.
 			sort.Strings(computes)
-			return armerror.New(store.CodeConflict, "", "Workspace %s still has computes (%s): delete them first (vnetml compute delete), which stops their nodes and removes their network resources.",
-				cur.id.ID, strings.Join(computes, ", "))
+			sort.Strings(attached)
+			ws := lastSegment(cur.id.ID)
+			// One compute is named in the command, more are NAME.
+			name := func(names []string) string {
+				if len(names) == 1 {
+					return names[0]
+				}
+				return "NAME"
+			}
+			var fixes []string
+			if len(computes) > 0 {
+				fixes = append(fixes, fmt.Sprintf("delete %s (vnetml compute delete %s -w %s), which stops the nodes and removes the network resources",
+					strings.Join(computes, ", "), name(computes), ws))
+			}
+			if len(attached) > 0 {
+				fixes = append(fixes, fmt.Sprintf("detach %s (vnetml compute detach %s -w %s), which removes the front end and web services and leaves the managed cluster running",
+					strings.Join(attached, ", "), name(attached), ws))
+			}
+			all := append(append([]string{}, computes...), attached...)
+			sort.Strings(all)
+			return armerror.New(store.CodeConflict, "", "Workspace %s still has computes (%s); remove them first: %s.",
+				cur.id.ID, strings.Join(all, ", "), strings.Join(fixes, "; "))
 		}
 		if s.runs != nil {
 			// Its experiments and runs go with it (none runs: its

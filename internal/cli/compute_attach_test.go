@@ -14,8 +14,9 @@ import (
 )
 
 // managedClusterFile writes a managed cluster of count nodes of vmSize in
-// the quickstart's subnet as an ARM resource, as `az aks show -o json`
-// prints one, for `vnetml apply -f`.
+// the quickstart's subnet as an ARM resource body (the cluster's fields
+// nested under properties, as the ARM REST API carries them; not the
+// flattened form `az aks show -o json` prints), for `vnetml apply -f`.
 func managedClusterFile(t *testing.T, name string, count int, vmSize string) string {
 	t.Helper()
 	const group = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/mygroup"

@@ -16,6 +16,12 @@ type computeDeleteCmd struct {
 	ws  computeFlags
 }
 
+// computeDeleteTargets name what to change for each target the server
+// may refuse a delete or detach at: underlyingResourceAction is the query
+// parameter the command sets, not one the user gives, so the refusal (an
+// attached compute deleted, a created one detached) is about NAME.
+var computeDeleteTargets = map[string]string{"underlyingResourceAction": "NAME"}
+
 func newComputeDeleteCmd(e *env) *cobra.Command {
 	c := &computeDeleteCmd{env: e}
 	cmd := &cobra.Command{
@@ -24,8 +30,9 @@ func newComputeDeleteCmd(e *env) *cobra.Command {
 		Long: `Delete a compute cluster: its nodes stop (their agents and everything they
 run), their network interfaces go, and so do the network security group,
 public IP address and load balancer the cluster created. A compute that
-does not exist is not an error (as az). An attached cluster is not
-deleted but detached ('vnetml compute detach'), which leaves it running.`,
+does not exist is not an error (as az). Deleting an attached cluster is
+refused: detach it with 'vnetml compute detach', which removes the compute
+and leaves the managed cluster running.`,
 		Example: `  vnetml compute delete cpucluster -w myworkspace -g mygroup`,
 		Args:    nameArg("the name of the compute to delete"),
 		RunE:    func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), args) },
@@ -47,7 +54,7 @@ func (c *computeDeleteCmd) run(ctx context.Context, args []string) error {
 	}
 	existed, err := cl.Delete(ctx, ws+"/computes/"+args[0])
 	if err != nil {
-		return err
+		return retargetErr(err, computeDeleteTargets)
 	}
 	shown := lastSegment(ws) + "/" + args[0]
 	if existed {

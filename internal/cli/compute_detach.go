@@ -65,7 +65,7 @@ func (c *computeDetachCmd) run(ctx context.Context, args []string) error {
 	}
 	existed, err := cl.Delete(ctx, id+"?underlyingResourceAction=Detach")
 	if err != nil {
-		return err
+		return retargetErr(err, computeDeleteTargets)
 	}
 	switch {
 	case !existed:

@@ -542,7 +542,17 @@ func (s *service) place(ctx context.Context, sp Spec, i int) (*slot, error) {
 	if len(nodes) == 0 {
 		// Say why, with the rule, when the cluster knows (its nodes'
 		// reasons: Azure Machine Learning refused by the NSG).
-		why := "its nodes are still starting, or unusable (vnetml compute list-nodes " + lastSegment(sp.ClusterID) + ")"
+		what, why := "inference cluster", "its nodes are still starting, or unusable (vnetml compute list-nodes "+lastSegment(sp.ClusterID)+")"
+		if strings.Contains(strings.ToLower(sp.ClusterID), "/managedclusters/") {
+			// An attached compute's nodes run under its managed
+			// cluster's id, which is not the compute's name: list-nodes
+			// takes the compute's.
+			ws := ""
+			if parts := strings.Split(sp.ID, "/"); len(parts) > 8 && strings.EqualFold(parts[7], "workspaces") {
+				ws = " -w " + parts[8]
+			}
+			what, why = "managed cluster", "its nodes are still starting, or unusable (vnetml compute list-nodes COMPUTE"+ws+", COMPUTE the compute that attaches it)"
+		}
 		if r, ok := s.c.cfg.Nodes.(interface {
 			Nodes(clusterID string) []compute.NodeInfo
 		}); ok {
@@ -553,7 +563,7 @@ func (s *service) place(ctx context.Context, sp Spec, i int) (*slot, error) {
 				}
 			}
 		}
-		return nil, fmt.Errorf("inference cluster %s has no usable node to deploy to: %s", lastSegment(sp.ClusterID), why)
+		return nil, fmt.Errorf("%s %s has no usable node to deploy to: %s", what, lastSegment(sp.ClusterID), why)
 	}
 	load := s.c.replicasPerNode(sp.ClusterID)
 	sort.SliceStable(nodes, func(a, b int) bool { return load[nodes[a].ID] < load[nodes[b].ID] })

@@ -422,7 +422,15 @@ func CheckAttach(snap *network.Snapshot, s Spec, name string, m ManagedCluster, 
 			fix := "clusterPurpose " + PurposeDevTest + " for a dev/test cluster"
 			if p.VCPUs > 0 {
 				need := (MinFastProdVCPUs + p.VCPUs - 1) / p.VCPUs
-				fix = fmt.Sprintf("scale agent pool %s to %d nodes or more (PUT the managed cluster with a larger count), or attach it with %s", p.Name, need, fix)
+				// Only a managed cluster's tags change in place: a PUT
+				// with a larger count is refused, so the way to more
+				// nodes is a new cluster.
+				del := "vnetml delete managedcluster " + name
+				if parts := strings.Split(s.ResourceID, "/"); len(parts) == 9 && parts[4] != "" {
+					del += " -g " + parts[4]
+				}
+				fix = fmt.Sprintf("a managed cluster changes only its tags in place, so delete it and create it again with %d nodes or more in agent pool %s (%s, then vnetml apply -f with \"count\": %d), or attach it with %s",
+					need, p.Name, del, need, fix)
 			}
 			// The first sentence is the service's (Azure-docs#55597).
 			l.Addf(CodeUserError, pathPurpose,

@@ -146,7 +146,7 @@ func TestCheckAttach(t *testing.T) {
 	spec := Spec{ResourceID: testAKS, ClusterPurpose: PurposeFastProd, LoadBalancerType: LoadBalancerPublicIP}
 	fs := findings(t, CheckAttach(snap, spec, "prod", m, testSubnet))
 	if len(fs) != 1 || fs[0].Code != CodeUserError || fs[0].Target != pathPurpose ||
-		!strings.HasPrefix(fs[0].Message, "Cluster should have at least 12 cores to operate: managed cluster prod has 8") || !strings.Contains(fs[0].Message, "scale agent pool p to 3 nodes") {
+		!strings.HasPrefix(fs[0].Message, "Cluster should have at least 12 cores to operate: managed cluster prod has 8") || !strings.Contains(fs[0].Message, "delete it and create it again with 3 nodes or more in agent pool p") {
 		t.Fatalf("FastProd on 8 vCPUs: %+v", fs)
 	}
 	spec.ClusterPurpose = PurposeDevTest
