@@ -3,7 +3,6 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 
 	"github.com/vnetml/vnetml/internal/api"
@@ -171,17 +170,7 @@ func resourceGroupOf(id string) string {
 // nodes stay. Once committed, the services' replicas stop (their pod
 // addresses return to the cluster's subnet) and the front end closes.
 func (s *Server) detachCompute(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		if cur == nil {
-			return nil
-		}
-		existed = true
-		if err := checkCond(condition(rq), id.ID, cur); err != nil {
-			return err
-		}
+	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
 		var d computeDoc
 		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
 			return err
@@ -209,14 +198,7 @@ func (s *Server) detachCompute(ctx context.Context, rq *request) (response, erro
 		})
 		// Once committed, the write retires the services (their replicas
 		// stop on the cluster's nodes, which stay) and the front end.
-		t.deleteOwned(append(append(t.nicsOf(cur.id.ID), d.Properties.Resources.PublicIPAddress, cur.id.ID), services...)...)
+		t.deleteOwned(append(append(t.nicsOf(cur.id.ID), d.Properties.Resources.PublicIPAddress), services...)...)
 		return nil
 	})
-	if err != nil {
-		return response{}, err
-	}
-	if !existed {
-		return response{status: http.StatusNoContent}, nil
-	}
-	return response{status: http.StatusOK}, nil
 }

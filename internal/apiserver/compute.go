@@ -427,17 +427,7 @@ func (s *Server) preemptNode(ctx context.Context, rq *request) (response, error)
 // or none); once committed, the controller stops its nodes (writeTxn
 // tells it about every compute deleted, a group's deletion included).
 func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		if cur == nil {
-			return nil
-		}
-		existed = true
-		if err := checkCond(condition(rq), id.ID, cur); err != nil {
-			return err
-		}
+	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
 		var d computeDoc
 		if err := json.Unmarshal(cur.res.Doc, &d); err != nil {
 			return err
@@ -445,18 +435,12 @@ func (s *Server) deleteCompute(ctx context.Context, rq *request) (response, erro
 		if d.Properties.ResourceID != "" {
 			return attachedDeleteRefused(cur.id, d)
 		}
-		// Node interfaces first: they use the NSG.
+		// Node interfaces first: they use the NSG. The compute goes last
+		// (deleteStored).
 		res := d.Properties.Resources
-		t.deleteOwned(append(t.nicsOf(cur.id.ID), cur.id.ID, res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)...)
+		t.deleteOwned(append(t.nicsOf(cur.id.ID), res.LoadBalancer, res.PublicIPAddress, res.NetworkSecurityGroup, res.VirtualNetwork)...)
 		return nil
 	})
-	if err != nil {
-		return response{}, err
-	}
-	if !existed {
-		return response{status: http.StatusNoContent}, nil
-	}
-	return response{status: http.StatusOK}, nil
 }
 
 // upsertCompute hands the controller a compute as stored now: after-commit

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"regexp"
 	"strings"
 
@@ -279,17 +278,7 @@ func attachedCompute(t *txn, clusterID string) *entry {
 // refused: Azure would delete it and leave the compute broken (its
 // services answering nothing); vnetml asks for the detach first.
 func (s *Server) deleteManagedCluster(ctx context.Context, rq *request) (response, error) {
-	id := rq.target.id
-	existed := false
-	err := s.write(ctx, rq.principal, func(t *txn) error {
-		cur := t.get(id.Key)
-		if cur == nil {
-			return nil
-		}
-		existed = true
-		if err := checkCond(condition(rq), id.ID, cur); err != nil {
-			return err
-		}
+	return s.deleteStored(ctx, rq, true, func(t *txn, cur *entry) error {
 		if c := attachedCompute(t, cur.id.ID); c != nil {
 			cid, _ := store.ParseID(c.id.ID)
 			ws := lastSegment(c.id.Parent)
@@ -302,14 +291,7 @@ func (s *Server) deleteManagedCluster(ctx context.Context, rq *request) (respons
 			return err
 		}
 		// Node interfaces first: they use the subnet.
-		t.deleteOwned(append(t.nicsOf(cur.id.ID), cur.id.ID, d.Properties.Resources.VirtualNetwork)...)
+		t.deleteOwned(append(t.nicsOf(cur.id.ID), d.Properties.Resources.VirtualNetwork)...)
 		return nil
 	})
-	if err != nil {
-		return response{}, err
-	}
-	if !existed {
-		return response{status: http.StatusNoContent}, nil
-	}
-	return response{status: http.StatusOK}, nil
 }
